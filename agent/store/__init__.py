@@ -1,0 +1,110 @@
+"""Snapshot store: SQLAlchemy 2 models, Alembic migrations; SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from agent.store.models import SnapshotRow, SourceRunRow
+from collectors.facts import Snapshot, SourceResult, SourceStatus
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class Store:
+    """Writes one snapshot per collection run; keeps history."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self, revision: str = "head") -> None:
+        command.upgrade(alembic_config(self.engine), revision)
+
+    def downgrade(self, revision: str) -> None:
+        command.downgrade(alembic_config(self.engine), revision)
+
+    def save(self, snap: Snapshot) -> int:
+        with self.session.begin() as s:
+            row = SnapshotRow(taken_at=snap.taken_at, now=snap.now)
+            s.add(row)
+            s.flush()
+            for src in snap.sources:
+                st = src.status
+                s.add(
+                    SourceRunRow(
+                        snapshot_id=row.id,
+                        name=st.name,
+                        kind=st.kind,
+                        ok=st.ok,
+                        stale=st.stale,
+                        collected_at=st.collected_at,
+                        last_success_at=st.last_success_at,
+                        error=st.error,
+                        duration_s=st.duration_s,
+                        detail=st.detail,
+                        facts_json=src.facts.model_dump_json(by_alias=True) if src.facts is not None else None,
+                    )
+                )
+            snap.id = row.id
+            return row.id
+
+    def _load(self, s: Session, row: SnapshotRow) -> Snapshot:
+        runs = s.scalars(select(SourceRunRow).where(SourceRunRow.snapshot_id == row.id).order_by(SourceRunRow.id)).all()
+        sources = []
+        for r in runs:
+            status = SourceStatus(
+                name=r.name,
+                kind=r.kind,
+                ok=r.ok,
+                stale=r.stale,
+                collected_at=_aware(r.collected_at),
+                last_success_at=_aware(r.last_success_at),
+                error=r.error,
+                duration_s=r.duration_s,
+                detail=r.detail,
+            )
+            sources.append(
+                SourceResult.model_validate_json(
+                    '{"status": ' + status.model_dump_json() + ', "facts": ' + (r.facts_json or "null") + "}"
+                )
+            )
+        return Snapshot(id=row.id, taken_at=_aware(row.taken_at), now=_aware(row.now), sources=sources)
+
+    def latest(self) -> Snapshot | None:
+        with self.session() as s:
+            row = s.scalars(select(SnapshotRow).order_by(SnapshotRow.id.desc()).limit(1)).first()
+            return self._load(s, row) if row else None
+
+    def get(self, snapshot_id: int) -> Snapshot | None:
+        with self.session() as s:
+            row = s.get(SnapshotRow, snapshot_id)
+            return self._load(s, row) if row else None
+
+    def history(self, limit: int = 50) -> list[tuple[int, datetime, datetime]]:
+        with self.session() as s:
+            rows = s.scalars(select(SnapshotRow).order_by(SnapshotRow.id.desc()).limit(limit)).all()
+            return [(r.id, _aware(r.taken_at), _aware(r.now)) for r in rows]  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,487 @@
+"""`alertmanager.yml` -> routing tree, receivers, inhibit rules and time intervals.
+
+Validation follows Alertmanager's config loader: what it refuses is refused here, naming the
+file and line; newer fields that Alertmanager 0.25 does not know are read and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from agent.errors import InputError
+from collectors.durations import parse_duration
+from collectors.facts import (
+    AlertmanagerFacts,
+    InhibitRule,
+    Location,
+    Matcher,
+    PagerDutyTarget,
+    Receiver,
+    Route,
+    TimeInterval,
+    TimeIntervalSpec,
+    TimeRange,
+)
+from collectors.secrets import fingerprint
+from collectors.yamlfile import Document, load_one
+
+_TOP_KEYS = {"global", "route", "receivers", "inhibit_rules", "templates", "time_intervals", "mute_time_intervals"}
+_NEWER_TOP_KEYS = {"tracing"}
+_ROUTE_KEYS = {
+    "receiver",
+    "group_by",
+    "continue",
+    "match",
+    "match_re",
+    "matchers",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "mute_time_intervals",
+    "active_time_intervals",
+    "routes",
+}
+_NEWER_ROUTE_KEYS = {"labels"}
+_INHIBIT_KEYS = {
+    "source_match",
+    "source_match_re",
+    "source_matchers",
+    "target_match",
+    "target_match_re",
+    "target_matchers",
+    "equal",
+}
+_PD_KEYS = {
+    "send_resolved",
+    "routing_key",
+    "routing_key_file",
+    "service_key",
+    "service_key_file",
+    "url",
+    "client",
+    "client_url",
+    "description",
+    "details",
+    "images",
+    "links",
+    "source",
+    "severity",
+    "class",
+    "component",
+    "group",
+    "http_config",
+    "timeout",
+}
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_MATCHER = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[^\s=!~"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$', re.S)
+_WEEKDAYS = {d: i for i, d in enumerate(["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"])}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ]
+    )
+}
+
+
+def _unquote(s: str) -> str:
+    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
+        body = s[1:-1]
+        return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
+    return s
+
+
+def _split_matchers(text: str) -> list[str]:
+    s = text.strip()
+    if s.startswith("{") and s.endswith("}"):
+        s = s[1:-1]
+    parts, cur, quoted, esc = [], "", False, False
+    for ch in s:
+        if esc:
+            cur += ch
+            esc = False
+            continue
+        if ch == "\\":
+            cur += ch
+            esc = True
+            continue
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            parts.append(cur)
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return [p for p in parts if p.strip()]
+
+
+def parse_matchers(text: str) -> list[Matcher]:
+    """Alertmanager's matcher syntax: `name="value"`, `name=~"re"`, several in `{...}` with commas."""
+    out = []
+    for part in _split_matchers(text):
+        m = _MATCHER.match(part)
+        if not m:
+            raise ValueError(f"bad matcher format: {part.strip()}")
+        name, op, value = _unquote(m.group(1)), m.group(2), m.group(3)
+        if value.startswith('"') and not (value.endswith('"') and len(value) >= 2):
+            raise ValueError(f"bad matcher format: {part.strip()}")
+        value = _unquote(value)
+        if op in ("=~", "!~"):
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"invalid regular expression {value!r}: {e}") from None
+        out.append(Matcher(name=name, op=op, value=value))  # type: ignore[arg-type]
+    return out
+
+
+class _Ctx:
+    def __init__(self, doc: Document, base_dir: Path):
+        self.doc = doc
+        self.base_dir = base_dir
+        self.ignored: list[str] = []
+
+    def fail(self, msg: str, *path: str | int) -> InputError:
+        return InputError(msg, file=self.doc.file, line=self.doc.line_of(*path) if path else None)
+
+    def loc(self, *path: str | int) -> Location:
+        return Location(file=self.doc.file, line=self.doc.line_of(*path))
+
+
+def load_alertmanager_config(path: Path | str) -> AlertmanagerFacts:
+    """Parse and validate an alertmanager.yml."""
+    p = Path(path)
+    doc = load_one(p)
+    data = doc.data
+    ctx = _Ctx(doc, p.parent)
+    if not isinstance(data, dict):
+        raise ctx.fail("an Alertmanager config must be a mapping")
+    for k in data:
+        if k in _NEWER_TOP_KEYS:
+            ctx.ignored.append(k)
+        elif k not in _TOP_KEYS:
+            raise ctx.fail(f"field {k} not found in type config.plain", k)
+    global_ = data.get("global") or {}
+    time_intervals = _time_intervals(ctx, data)
+    interval_names = {t.name for t in time_intervals}
+    receivers = _receivers(ctx, data.get("receivers") or [], global_)
+    names = {r.name for r in receivers}
+    raw_route = data.get("route")
+    if raw_route is None:
+        raise ctx.fail("no routes provided")
+    route = _route(ctx, raw_route, ("route",), root=True)
+    if not route.receiver:
+        raise ctx.fail("root route must specify a default receiver", "route")
+    if route.matchers:
+        raise ctx.fail("root route must not have any matchers", "route")
+    if route.mute_time_intervals or route.active_time_intervals:
+        raise ctx.fail("root route must not have any mute time intervals", "route")
+    _check_route_refs(ctx, route, names, interval_names, ("route",))
+    inhibit = [_inhibit(ctx, r, ("inhibit_rules", i)) for i, r in enumerate(data.get("inhibit_rules") or [])]
+    return AlertmanagerFacts(
+        route=route,
+        receivers=receivers,
+        inhibit_rules=inhibit,
+        time_intervals=time_intervals,
+        ignored_fields=ctx.ignored,
+        config_file=str(p),
+    )
+
+
+def _check_route_refs(ctx: _Ctx, route: Route, receivers: set[str], intervals: set[str], path: tuple) -> None:
+    if route.receiver and route.receiver not in receivers:
+        raise ctx.fail(f'undefined receiver "{route.receiver}" used in route', *path, "receiver")
+    for ti in route.mute_time_intervals + route.active_time_intervals:
+        if ti not in intervals:
+            raise ctx.fail(f'undefined time interval "{ti}" used in route', *path)
+    for i, child in enumerate(route.routes):
+        _check_route_refs(ctx, child, receivers, intervals, (*path, "routes", i))
+
+
+def _duration(ctx: _Ctx, raw: dict, key: str, path: tuple) -> float | None:
+    if raw.get(key) is None:
+        return None
+    try:
+        return parse_duration(raw[key])
+    except ValueError as e:
+        raise ctx.fail(f"{key}: {e}", *path, key) from None
+
+
+def _old_matchers(ctx: _Ctx, raw: dict, eq_key: str, re_key: str, path: tuple) -> list[Matcher]:
+    out: list[Matcher] = []
+    for k, v in (raw.get(eq_key) or {}).items():
+        if not _LABEL_NAME.match(str(k)):
+            raise ctx.fail(f'"{k}" is not a valid label name', *path, eq_key)
+        out.append(Matcher(name=str(k), op="=", value=str(v)))
+    for k, v in (raw.get(re_key) or {}).items():
+        if not _LABEL_NAME.match(str(k)):
+            raise ctx.fail(f'"{k}" is not a valid label name', *path, re_key)
+        try:
+            re.compile(str(v))
+        except re.error as e:
+            raise ctx.fail(f"invalid regular expression {v!r}: {e}", *path, re_key) from None
+        out.append(Matcher(name=str(k), op="=~", value=str(v)))
+    return out
+
+
+def _new_matchers(ctx: _Ctx, raw: dict, key: str, path: tuple) -> list[Matcher]:
+    out: list[Matcher] = []
+    items = raw.get(key) or []
+    if not isinstance(items, list):
+        raise ctx.fail(f"{key} must be a list of strings", *path, key)
+    for i, text in enumerate(items):
+        try:
+            out.extend(parse_matchers(str(text)))
+        except ValueError as e:
+            raise ctx.fail(str(e), *path, key, i) from None
+    return out
+
+
+def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
+    if not isinstance(raw, dict):
+        raise ctx.fail("a route must be a mapping", *path)
+    for k in raw:
+        if k in _NEWER_ROUTE_KEYS:
+            ctx.ignored.append(f"route.{k}")
+        elif k not in _ROUTE_KEYS:
+            raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
+    matchers = _old_matchers(ctx, raw, "match", "match_re", path) + _new_matchers(ctx, raw, "matchers", path)
+    group_by = raw.get("group_by")
+    if group_by is not None:
+        seen = set()
+        for g in group_by:
+            if g in seen:
+                raise ctx.fail(f"duplicated label {g!r} in group_by", *path, "group_by")
+            seen.add(g)
+            if g != "..." and not _LABEL_NAME.match(str(g)):
+                raise ctx.fail(f'"{g}" is not a valid label name', *path, "group_by")
+        if "..." in group_by and len(group_by) > 1:
+            raise ctx.fail("cannot have wildcard group_by (`...`) and other labels at the same time", *path, "group_by")
+    gi = _duration(ctx, raw, "group_interval", path)
+    if gi == 0:
+        raise ctx.fail("group_interval cannot be zero", *path, "group_interval")
+    ri = _duration(ctx, raw, "repeat_interval", path)
+    if ri == 0:
+        raise ctx.fail("repeat_interval cannot be zero", *path, "repeat_interval")
+    if root and raw.get("continue"):
+        raise ctx.fail("cannot have continue in root route", *path, "continue")
+    children = [_route(ctx, c, (*path, "routes", i)) for i, c in enumerate(raw.get("routes") or [])]
+    return Route(
+        receiver=raw.get("receiver"),
+        matchers=matchers,
+        continue_=bool(raw.get("continue", False)),
+        group_by=[str(g) for g in group_by] if group_by is not None else None,
+        group_wait_s=_duration(ctx, raw, "group_wait", path),
+        group_interval_s=gi,
+        repeat_interval_s=ri,
+        mute_time_intervals=[str(x) for x in raw.get("mute_time_intervals") or []],
+        active_time_intervals=[str(x) for x in raw.get("active_time_intervals") or []],
+        routes=children,
+        location=ctx.loc(*path),
+    )
+
+
+def _inhibit(ctx: _Ctx, raw: Any, path: tuple) -> InhibitRule:
+    if not isinstance(raw, dict):
+        raise ctx.fail("an inhibit rule must be a mapping", *path)
+    for k in raw:
+        if k not in _INHIBIT_KEYS:
+            raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
+    return InhibitRule(
+        source_matchers=_old_matchers(ctx, raw, "source_match", "source_match_re", path)
+        + _new_matchers(ctx, raw, "source_matchers", path),
+        target_matchers=_old_matchers(ctx, raw, "target_match", "target_match_re", path)
+        + _new_matchers(ctx, raw, "target_matchers", path),
+        equal=[str(x) for x in raw.get("equal") or []],
+        location=ctx.loc(*path),
+    )
+
+
+def _read_key_file(ctx: _Ctx, value: str, path: tuple, key: str) -> str | None:
+    p = Path(value)
+    if not p.is_absolute():
+        p = ctx.base_dir / p
+    try:
+        return p.read_text().strip()
+    except OSError:
+        return None  # Alertmanager reads it at send time; we just cannot join through it
+
+
+def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
+    if not isinstance(raw, list):
+        raise ctx.fail("receivers must be a list", "receivers")
+    out: list[Receiver] = []
+    seen: set[str] = set()
+    for i, r in enumerate(raw):
+        path = ("receivers", i)
+        if not isinstance(r, dict):
+            raise ctx.fail("a receiver must be a mapping", *path)
+        name = r.get("name")
+        if not name:
+            raise ctx.fail("missing name on receiver", *path)
+        if name in seen:
+            raise ctx.fail(f'notification config name "{name}" is not unique', *path, "name")
+        seen.add(name)
+        pds: list[PagerDutyTarget] = []
+        other: list[str] = []
+        for k, v in r.items():
+            if k == "name":
+                continue
+            if not k.endswith("_configs"):
+                raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
+            if not isinstance(v, list):
+                raise ctx.fail(f"{k} must be a list", *path, k)
+            if k == "pagerduty_configs":
+                for j, pd in enumerate(v):
+                    pds.append(_pagerduty(ctx, pd, (*path, k, j)))
+            elif k == "slack_configs":
+                for j, sc in enumerate(v):
+                    if (
+                        not (sc or {}).get("api_url")
+                        and not (sc or {}).get("api_url_file")
+                        and not global_.get("slack_api_url")
+                        and not global_.get("slack_api_url_file")
+                    ):
+                        raise ctx.fail("no global Slack API URL set", *path, k, j)
+                    other.append("slack")
+            elif v:
+                other.extend([k.removesuffix("_configs")] * len(v))
+        out.append(Receiver(name=str(name), pagerduty=pds, integrations=other, location=ctx.loc(*path)))
+    return out
+
+
+def _pagerduty(ctx: _Ctx, raw: Any, path: tuple) -> PagerDutyTarget:
+    if not isinstance(raw, dict):
+        raise ctx.fail("pagerduty_configs entries must be mappings", *path)
+    for k in raw:
+        if k not in _PD_KEYS:
+            raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
+    if raw.get("routing_key") and raw.get("routing_key_file"):
+        raise ctx.fail("at most one of routing_key & routing_key_file must be configured", *path)
+    if raw.get("service_key") and raw.get("service_key_file"):
+        raise ctx.fail("at most one of service_key & service_key_file must be configured", *path)
+    kind = "none"
+    key: str | None = None
+    key_file: str | None = None
+    if raw.get("routing_key") or raw.get("routing_key_file"):
+        kind = "routing_key"
+        key = raw.get("routing_key")
+        key_file = raw.get("routing_key_file")
+    elif raw.get("service_key") or raw.get("service_key_file"):
+        kind = "service_key"
+        key = raw.get("service_key")
+        key_file = raw.get("service_key_file")
+    else:
+        raise ctx.fail("missing service or routing key in PagerDuty config", *path)
+    if key is None and key_file:
+        key = _read_key_file(ctx, str(key_file), path, kind)
+    sev = raw.get("severity")
+    return PagerDutyTarget(
+        key_kind=kind,  # type: ignore[arg-type]
+        key_fingerprint=fingerprint(str(key)) if key and str(key) != "<secret>" else None,
+        key_file=str(key_file) if key_file else None,
+        severity=str(sev) if sev is not None else None,
+        send_resolved=bool(raw.get("send_resolved", True)),
+    )
+
+
+def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
+    out: list[TimeInterval] = []
+    seen: set[str] = set()
+    for key in ("mute_time_intervals", "time_intervals"):
+        for i, raw in enumerate(data.get(key) or []):
+            path = (key, i)
+            name = (raw or {}).get("name")
+            if not name:
+                raise ctx.fail("missing name in time interval", *path)
+            if name in seen:
+                raise ctx.fail(f'time interval "{name}" is not unique', *path, "name")
+            seen.add(name)
+            specs = []
+            for j, spec in enumerate(raw.get("time_intervals") or []):
+                try:
+                    specs.append(_interval_spec(spec or {}))
+                except ValueError as e:
+                    raise ctx.fail(str(e), *path, "time_intervals", j) from None
+            out.append(TimeInterval(name=str(name), intervals=specs))
+    return out
+
+
+def _hm(s: str) -> int:
+    m = re.match(r"^(\d{2}):(\d{2})$", str(s))
+    if not m:
+        raise ValueError(f"couldn't parse timestamp {s}, invalid format")
+    h, mi = int(m.group(1)), int(m.group(2))
+    if h > 24 or mi > 59 or (h == 24 and mi):
+        raise ValueError(f"timestamp {s} out of range")
+    return h * 60 + mi
+
+
+def _ranges(items: list, names: dict[str, int] | None, lo: int, hi: int, what: str) -> list[tuple[int, int]]:
+    out = []
+    for item in items:
+        parts = str(item).lower().split(":")
+        if len(parts) > 2:
+            raise ValueError(f"invalid {what} range: {item}")
+
+        def val(p: str) -> int:
+            if names and p in names:
+                return names[p]
+            try:
+                return int(p)
+            except ValueError:
+                raise ValueError(f"{p} is not a valid {what}") from None
+
+        a = val(parts[0])
+        b = val(parts[-1])
+        if what != "day of month" and (a < lo or b > hi):
+            raise ValueError(f"{what} {item} out of range")
+        if what == "day of month" and (a == 0 or b == 0 or abs(a) > 31 or abs(b) > 31):
+            raise ValueError(f"{what} {item} out of range")
+        out.append((a, b))
+    return out
+
+
+def _interval_spec(raw: dict) -> TimeIntervalSpec:
+    allowed = {"times", "weekdays", "days_of_month", "months", "years", "location"}
+    for k in raw:
+        if k not in allowed:
+            raise ValueError(f"field {k} not found in type timeinterval.plain")
+    times = []
+    for t in raw.get("times") or []:
+        s, e = _hm(t.get("start_time", "")), _hm(t.get("end_time", ""))
+        if s >= e:
+            raise ValueError("start time cannot be equal or greater than end time")
+        times.append(TimeRange(start_minute=s, end_minute=e))
+    loc = str(raw.get("location") or "UTC")
+    if loc not in ("UTC", "Local"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(loc)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {loc}") from None
+    return TimeIntervalSpec(
+        times=times,
+        weekdays=_ranges(raw.get("weekdays") or [], _WEEKDAYS, 0, 6, "weekday"),
+        days_of_month=_ranges(raw.get("days_of_month") or [], None, -31, 31, "day of month"),
+        months=_ranges(raw.get("months") or [], _MONTHS, 1, 12, "month"),
+        years=_ranges(raw.get("years") or [], None, 0, 9999, "year"),
+        location=loc,
+    )

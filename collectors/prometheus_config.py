@@ -1,0 +1,120 @@
+"""`prometheus.yml` -> external labels, alert relabelling, Alertmanagers and rule file globs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from agent.errors import InputError
+from collectors.durations import parse_duration
+from collectors.yamlfile import load_one
+
+_TOP_KEYS = {
+    "global",
+    "alerting",
+    "rule_files",
+    "scrape_configs",
+    "remote_write",
+    "remote_read",
+    "storage",
+    "tracing",
+    "scrape_config_files",
+    "runtime",
+    "otlp",
+}
+_RELABEL_KEYS = {"source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"}
+_ACTIONS = {
+    "replace",
+    "keep",
+    "drop",
+    "keepequal",
+    "dropequal",
+    "hashmod",
+    "labelmap",
+    "labeldrop",
+    "labelkeep",
+    "lowercase",
+    "uppercase",
+}
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class PrometheusConfig:
+    """What the rules engine needs from prometheus.yml."""
+
+    def __init__(
+        self,
+        external_labels: dict[str, str],
+        alert_relabel_configs: list[dict[str, Any]],
+        alertmanagers: list[str],
+        rule_files: list[str],
+        evaluation_interval_s: float,
+    ):
+        self.external_labels = external_labels
+        self.alert_relabel_configs = alert_relabel_configs
+        self.alertmanagers = alertmanagers
+        self.rule_files = rule_files
+        self.evaluation_interval_s = evaluation_interval_s
+
+
+def load_prometheus_config(path: Path | str) -> PrometheusConfig:
+    p = Path(path)
+    doc = load_one(p)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError("prometheus.yml must be a mapping", file=str(p), line=doc.start_line)
+    for k in data:
+        if k not in _TOP_KEYS:
+            raise InputError(f"field {k} not found in type config.plain", file=str(p), line=doc.line_of(k))
+    glob_ = data.get("global") or {}
+    ext = {str(k): str(v) for k, v in (glob_.get("external_labels") or {}).items()}
+    for k in ext:
+        if not _LABEL_NAME.match(k):
+            raise InputError(
+                f"{k!r} is not a valid label name", file=str(p), line=doc.line_of("global", "external_labels", k)
+            )
+    try:
+        ev = parse_duration(glob_.get("evaluation_interval", "1m"))
+    except ValueError as e:
+        raise InputError(
+            f"evaluation_interval: {e}", file=str(p), line=doc.line_of("global", "evaluation_interval")
+        ) from None
+    alerting = data.get("alerting") or {}
+    relabels = []
+    for i, rc in enumerate(alerting.get("alert_relabel_configs") or []):
+        if not isinstance(rc, dict):
+            raise InputError(
+                "relabel config must be a mapping",
+                file=str(p),
+                line=doc.line_of("alerting", "alert_relabel_configs", i),
+            )
+        for k in rc:
+            if k not in _RELABEL_KEYS:
+                raise InputError(
+                    f"field {k} not found in type relabel.plain",
+                    file=str(p),
+                    line=doc.line_of("alerting", "alert_relabel_configs", i, k),
+                )
+        action = str(rc.get("action", "replace")).lower()
+        if action not in _ACTIONS:
+            raise InputError(
+                f"unknown relabel action {action!r}",
+                file=str(p),
+                line=doc.line_of("alerting", "alert_relabel_configs", i, "action"),
+            )
+        try:
+            re.compile(str(rc.get("regex", "(.*)")))
+        except re.error as e:
+            raise InputError(
+                f"invalid regex: {e}", file=str(p), line=doc.line_of("alerting", "alert_relabel_configs", i, "regex")
+            ) from None
+        relabels.append(dict(rc))
+    ams: list[str] = []
+    for am in alerting.get("alertmanagers") or []:
+        scheme = am.get("scheme", "http")
+        prefix = am.get("path_prefix", "")
+        for sc in am.get("static_configs") or []:
+            for t in sc.get("targets") or []:
+                ams.append(f"{scheme}://{t}{prefix}")
+    return PrometheusConfig(ext, relabels, ams, [str(x) for x in data.get("rule_files") or []], ev)

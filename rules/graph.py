@@ -1,0 +1,117 @@
+"""The ownership graph: facts from every source joined by service, team, person and key (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from collectors.facts import (
+    AlertmanagerFacts,
+    CatalogFacts,
+    PagerDutyFacts,
+    PDOnCall,
+    PostgresFacts,
+    PrometheusFacts,
+    Route,
+    Rule,
+    Service,
+    SignalsFacts,
+    SLOFacts,
+    Snapshot,
+)
+
+
+@dataclass
+class SourcedRule:
+    rule: Rule
+    source: str
+
+
+@dataclass
+class OwnershipGraph:
+    """Everything the rules engine reads, indexed; built once per snapshot."""
+
+    snapshot: Snapshot
+    catalog: CatalogFacts = field(default_factory=CatalogFacts)
+    prometheus: dict[str, PrometheusFacts] = field(default_factory=dict)
+    alertmanagers: dict[str, AlertmanagerFacts] = field(default_factory=dict)
+    pagerduty: PagerDutyFacts = field(default_factory=PagerDutyFacts)
+    slos: SLOFacts = field(default_factory=SLOFacts)
+    signals: dict[str, SignalsFacts] = field(default_factory=dict)
+    postgres: dict[str, PostgresFacts] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, snap: Snapshot) -> OwnershipGraph:
+        g = cls(snapshot=snap)
+        cat = CatalogFacts()
+        pd = PagerDutyFacts()
+        for res in snap.sources:
+            f = res.facts
+            name = res.status.name
+            if f is None:
+                continue
+            if f.kind == "catalog":
+                cat.services += f.services
+                cat.teams += f.teams
+                cat.people += f.people
+            elif f.kind == "prometheus":
+                g.prometheus[name] = f
+            elif f.kind == "alertmanager":
+                g.alertmanagers[name] = f
+            elif f.kind == "pagerduty":
+                for k in type(pd).model_fields:
+                    if k != "kind":
+                        getattr(pd, k).extend(getattr(f, k))
+            elif f.kind == "slo":
+                g.slos.slos += f.slos
+                g.slos.generated_rules += f.generated_rules
+            elif f.kind == "prometheus_signals":
+                g.signals[name] = f
+            elif f.kind == "postgres":
+                g.postgres[name] = f
+        g.catalog = cat
+        g.pagerduty = pd
+        return g
+
+    # ------------------------------------------------------------------ catalog
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.catalog.services if s.name == name), None)
+
+    def alert_rules(self) -> list[SourcedRule]:
+        return [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == "alerting"]
+
+    def recording_rules(self) -> list[SourcedRule]:
+        return [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == "recording"]
+
+    def services_of_labels(self, labels: dict[str, str]) -> list[str]:
+        """Services whose alert selectors the labels satisfy (an alert may match none)."""
+        out = []
+        for s in self.catalog.services:
+            for sel in s.alert_selectors:
+                if sel and all(labels.get(k) == v for k, v in sel.items()):
+                    out.append(s.name)
+                    break
+        return out
+
+    # ------------------------------------------------------------------ routing tree
+
+    @staticmethod
+    def count_routes(route: Route) -> int:
+        return 1 + sum(OwnershipGraph.count_routes(r) for r in route.routes)
+
+    # ------------------------------------------------------------------ on call
+
+    def oncall_at(self, at: datetime) -> list[PDOnCall]:
+        """On-call entries holding at an instant (entries without bounds hold always)."""
+        return [
+            o for o in self.pagerduty.oncalls if (o.start is None or o.start <= at) and (o.end is None or at < o.end)
+        ]
+
+    def oncall_by_policy(self, at: datetime) -> dict[str, dict[int, list[str]]]:
+        out: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for o in self.oncall_at(at):
+            if o.user_id not in out[o.escalation_policy_id][o.escalation_level]:
+                out[o.escalation_policy_id][o.escalation_level].append(o.user_id)
+        return out
