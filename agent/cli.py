@@ -21,7 +21,7 @@ from rich.table import Table
 from agent import demo as demo_org
 from agent.answers import Summary
 from agent.config import LoadedConfig, default_config_path, load_config
-from agent.errors import InputError, OwnershipError
+from agent.errors import OwnershipError
 
 app = typer.Typer(
     name="ownership",
@@ -233,9 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     G = Globals()
     try:
         rest = _split_globals(args)
-        app(args=rest, prog_name="ownership", standalone_mode=False)
+        rc = app(args=rest, prog_name="ownership", standalone_mode=False)
+        if isinstance(rc, int):
+            return rc
     except OwnershipError as e:
-        err.print(f"error: {e}", markup=False)
+        # FILE:LINE: message (or SOURCE: message) as it is; anything else gets a prefix
+        err.print(str(e) if (e.file or e.source) else f"error: {e}", markup=False)
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -245,9 +248,6 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         err.print("aborted")
         return 130
-    except InputError as e:  # pragma: no cover - subclass of OwnershipError, kept for clarity
-        err.print(f"error: {e}")
-        return 2
     return 0
 
 

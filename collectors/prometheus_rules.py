@@ -6,6 +6,7 @@ with the file and line of the offending rule).
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from agent.errors import InputError
 from collectors.durations import parse_duration
 from collectors.facts import Location, Rule
 from collectors.yamlfile import Document, content_hash, load_documents, read_text
+
+log = logging.getLogger("ownership.collect")
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -49,8 +52,20 @@ def load_rule_file(path: Path | str) -> list[Rule]:
     if cached is not None:
         return cached
     rules: list[Rule] = []
-    starts = [text.count("\n", 0, m.start()) + 1 for m in _RULE_START.finditer(text)]
     docs = load_documents(p, text)
+    if len(docs) > 1 and not is_prometheus_rule_resource(docs[0].data):
+        # Prometheus (rulefmt, hence `promtool check rules`) decodes only the first YAML document
+        # of a plain rule file and silently ignores the rest: so do we, but say so.
+        log.warning(
+            "%s:%s: %d YAML documents in a plain rule file; Prometheus reads only the first, the rest are ignored",
+            p,
+            docs[1].start_line,
+            len(docs),
+        )
+        docs = docs[:1]
+    starts = [
+        doc.start_line + doc.text.count("\n", 0, m.start()) for doc in docs for m in _RULE_START.finditer(doc.text)
+    ]
     for doc in docs:
         rules.extend(_rules_of_document(doc))
     if len(starts) == len(rules):
@@ -169,7 +184,9 @@ def _rule(
         keep_firing_for_s=durations["keep_firing_for"],
         labels=labels,
         annotations=annotations,
-        location=Location(file=doc.file, line=doc.line_of(*rpath) if exact_lines else None),
+        location=Location(
+            file=doc.file, line=doc.line_of(*rpath, "alert" if alert else "record") if exact_lines else None
+        ),
     )
 
 

@@ -20,13 +20,11 @@ def validate(model: type[M], doc: Document, data: Any = None, prefix: tuple[str 
         err = e.errors()[0]
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         path = (*prefix, *loc)
-        line = None
-        # the deepest key that exists in the file
-        for cut in range(len(path), -1, -1):
-            line = doc.line_of(*path[:cut])
-            if line is not None:
-                break
-        field = ".".join(str(x) for x in path) or "document"
+        line = doc.line_of(*path)
+        found = doc.found_path(*path)
+        # a union's tag is not a key of the file: name the field as the user wrote it
+        shown = [x for x in path if x in found or x == path[-1]]
+        field = ".".join(str(x) for x in shown) or "document"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = f"unknown field {field!r}"

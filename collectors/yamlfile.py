@@ -40,6 +40,11 @@ class Document:
                 self._node = False
         return _line_of(self._node or None, path, self.start_line)
 
+    def found_path(self, *path: str | int) -> tuple[str | int, ...]:
+        """The elements of `path` that exist in the document (see `resolve_path`)."""
+        self.line_of()
+        return resolve_path(self._node or None, path)[1]
+
     _node: Any = None
 
 
@@ -129,21 +134,29 @@ def load_one(path: Path | str, text: str | None = None) -> Document:
 
 
 def _line_of(node: Any, path: tuple[str | int, ...], start_line: int) -> int | None:
-    line = node.start_mark.line if node is not None else None
+    line, _ = resolve_path(node, path)
+    return None if line is None else line + start_line
+
+
+def resolve_path(node: Any, path: tuple[str | int, ...]) -> tuple[int | None, tuple[str | int, ...]]:
+    """0-based line of the deepest node on `path`, and the path elements found in the file.
+
+    Elements that are not keys of the document (a union's tag in a validation error) are skipped.
+    """
+    if node is None:
+        return None, ()
+    line = node.start_mark.line
+    found: list[str | int] = []
     for key in path:
-        if node is None:
-            break
         if isinstance(node, yaml.MappingNode) and isinstance(key, str):
             for k, v in node.value:
                 if k.value == key:
                     line = k.start_mark.line
                     node = v
+                    found.append(key)
                     break
-            else:
-                break
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
             node = node.value[key]
             line = node.start_mark.line
-        else:
-            break
-    return None if line is None else line + start_line
+            found.append(key)
+    return line, tuple(found)

@@ -1,0 +1,136 @@
+"""Bad input through `ownership check-config`: exit 2, `FILE:LINE: message`, no traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from servers import amtool_check_config
+
+SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Path:
+    dest = tmp_path / "org"
+    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
+    return dest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def check(org: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli("check-config", "--config", str(org / "ownership.yaml"))
+
+
+def assert_bad(proc: subprocess.CompletedProcess[str], file: Path, line: int, fragment: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    expected = f"{file}:{line}: "
+    assert expected in proc.stderr, f"expected {expected!r} in:\n{proc.stderr}"
+    assert re.search(fragment, proc.stderr), proc.stderr
+
+
+def test_small_org_is_valid(org: Path) -> None:
+    proc = check(org)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok  prom (prometheus): 3 rules in 1 files" in proc.stdout
+
+
+def test_yaml_syntax_error(org: Path) -> None:
+    f = org / "catalog.yaml"
+    f.write_text(f.read_text().replace("    tier: 1\n", "    tier: [1\n"))
+    proc = check(org)
+    assert_bad(proc, f, 21, "YAML syntax error")
+
+
+def test_unknown_field_in_catalog(org: Path) -> None:
+    f = org / "catalog.yaml"
+    f.write_text(f.read_text().replace("    tier: 1\n", "    tier: 1\n    owner_team: payments\n"))
+    proc = check(org)
+    assert_bad(proc, f, 21, r"unknown field 'services\.0\.owner_team'")
+
+
+def test_unknown_field_in_config(org: Path) -> None:
+    f = org / "ownership.yaml"
+    f.write_text(f.read_text().replace("    files: [catalog.yaml]\n", "    files: [catalog.yaml]\n    flies: [x]\n", 1))
+    proc = check(org)
+    assert_bad(proc, f, 10, r"unknown field 'sources\.0\.flies'")
+
+
+def test_invalid_promql(org: Path) -> None:
+    f = org / "rules" / "checkout.yml"
+    f.write_text(f.read_text().replace('expr: up{job="checkout"} == 0', 'expr: up{job="checkout" == 0'))
+    proc = check(org)
+    assert_bad(proc, f, 15, r"rule 'CheckoutDown': could not parse expression")
+
+
+def test_two_services_with_one_name(org: Path) -> None:
+    f = org / "catalog.yaml"
+    f.write_text(f.read_text().replace("  - name: ledger\n", "  - name: checkout\n"))
+    proc = check(org)
+    assert_bad(proc, f, 23, r'service "checkout": defined twice \(first at .*catalog.yaml:18\)')
+
+
+def test_unknown_team(org: Path) -> None:
+    f = org / "catalog.yaml"
+    f.write_text(f.read_text().replace("    team: payments\n    tier: 1", "    team: paymnts\n    tier: 1"))
+    proc = check(org)
+    assert_bad(proc, f, 19, r'service "checkout": unknown team "paymnts"')
+
+
+def test_route_with_undefined_receiver(org: Path) -> None:
+    f = org / "alertmanager.yml"
+    f.write_text(f.read_text().replace("receiver: payments-slack", "receiver: payments-chat"))
+    proc = check(org)
+    assert_bad(proc, f, 9, r'undefined receiver "payments-chat" used in route')
+    ok, _ = amtool_check_config(f)
+    assert not ok
+
+
+def test_alertmanager_config_amtool_rejects(org: Path) -> None:
+    """Root route with matchers: amtool check-config refuses it, and so do we."""
+    f = org / "alertmanager.yml"
+    f.write_text(f.read_text().replace("  receiver: default\n", "  receiver: default\n  matchers: ['team=\"x\"']\n", 1))
+    ok, out = amtool_check_config(f)
+    assert not ok, out
+    proc = check(org)
+    assert_bad(proc, f, 1, "root route must not have any matchers")
+
+
+def test_pagerduty_export_missing_required_field(org: Path) -> None:
+    f = org / "pagerduty" / "escalation_policies.json"
+    body = json.loads(f.read_text())
+    del body["escalation_policies"][0]["escalation_rules"][1]["escalation_delay_in_minutes"]
+    f.write_text(json.dumps(body, indent=1))
+    proc = check(org)
+    assert_bad(proc, f, 4, r"escalation_policies\[0\] PEPAY01: missing required field 'escalation_delay_in_minutes'")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    proc = run_cli("check-config", "--config", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert "config file not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_now_is_usage_error(org: Path) -> None:
+    proc = run_cli("check-config", "--config", str(org / "ownership.yaml"), "--now", "yesterday")
+    assert proc.returncode == 2
+    assert "not an ISO 8601 instant" in proc.stderr
+
+
+def test_inline_store_password_refused(org: Path) -> None:
+    f = org / "ownership.yaml"
+    f.write_text(f.read_text().replace("sqlite:///.ownership/test.db", "postgresql://u:hunter2@127.0.0.1/db"))
+    proc = check(org)
+    assert proc.returncode == 2
+    assert "password.token_env" in proc.stderr
+    assert "hunter2" not in proc.stderr + proc.stdout
