@@ -24,11 +24,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _weekdays() -> list[Day]:
+    return ["mon", "tue", "wed", "thu", "fri"]
+
+
 class _Hours(_Strict):
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
-        description="working days",  # type: ignore[arg-type]
-    )
+    days: list[Day] = Field(default_factory=_weekdays, description="working days")
     start: str = Field("09:00", pattern=r"^\d{2}:\d{2}$", description="start of the working day, HH:MM local")
     end: str = Field("18:00", pattern=r"^\d{2}:\d{2}$", description="end of the working day, HH:MM local")
 
