@@ -30,8 +30,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Pipes and CI logs get wide tables rather than rich's 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 GLOBAL_VALUE_OPTS = ("--config", "--now", "--format")
 GLOBAL_FLAG_OPTS = ("--demo",)

@@ -46,6 +46,7 @@ class _TeamPD(_Strict):
 class CatalogTeam(_Strict):
     name: str = Field(description="unique team name")
     display_name: str | None = Field(None, description="human name")
+    description: str | None = Field(None, description="one line")
     timezone: str = Field("UTC", description="IANA time zone of the team's working hours")
     working_hours: _Hours = Field(default_factory=_Hours, description="off-hours are outside these")
     pagerduty: _TeamPD = Field(default_factory=_TeamPD, description="the team's PagerDuty objects")
@@ -244,27 +245,32 @@ class CatalogBuilder:
                 self._team_refs.append((f'service "{name}"', team, self._loc(doc, "spec", "owner"), "team"))
         elif kind == "Group":
             profile = spec.get("profile") or {}
-            self._add_team(
-                Team(
-                    name=name,
-                    display_name=profile.get("displayName"),
-                    location=loc,
-                    members=[m.rpartition(":")[2] for m in spec.get("members") or []],
-                )
-            )
+            members = [m.rpartition(":")[2] for m in spec.get("members") or []]
+            existing = self.teams.get(name)
+            if existing is not None:  # the same team described in both catalogs: merge, don't refuse
+                existing.members.extend(m for m in members if m not in existing.members)
+                existing.display_name = existing.display_name or profile.get("displayName")
+            else:
+                self._add_team(Team(name=name, display_name=profile.get("displayName"), location=loc, members=members))
         elif kind == "User":
             profile = spec.get("profile") or {}
             teams = [m.rpartition(":")[2].rpartition("/")[2] for m in spec.get("memberOf") or []]
-            self._add_person(
-                Person(
-                    id=name,
-                    name=profile.get("displayName"),
-                    email=profile.get("email"),
-                    teams=teams,
-                    pagerduty_user_id=ann.get("pagerduty.com/user-id"),
-                    location=loc,
+            known = self.people.get(name)
+            if known is not None:  # the same person in both catalogs: merge
+                known.teams.extend(t for t in teams if t not in known.teams)
+                known.email = known.email or profile.get("email")
+                known.name = known.name or profile.get("displayName")
+            else:
+                self._add_person(
+                    Person(
+                        id=name,
+                        name=profile.get("displayName"),
+                        email=profile.get("email"),
+                        teams=teams,
+                        pagerduty_user_id=ann.get("pagerduty.com/user-id"),
+                        location=loc,
+                    )
                 )
-            )
             for t in teams:
                 self._team_refs.append((f'user "{name}"', t, self._loc(doc, "spec", "memberOf"), "team"))
         # System, Domain, API, Resource, Location: nothing the ownership graph needs
