@@ -1,0 +1,372 @@
+"""Label sets an alert can fire with: what its PromQL pins, then its static labels, external labels
+and `alert_relabel_configs`, as Prometheus sends them to Alertmanager (pure, no I/O).
+
+A label the expression leaves open is kept symbolically (`open`), with the matchers that
+constrain it; a set whose other labels are unknown is marked `any_other`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import promql_parser as pp
+
+from collectors.facts import Matcher, Rule
+
+COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
+SET_OPS = {"and", "or", "unless"}
+# functions whose output has no labels at all
+NO_LABELS = {
+    "vector",
+    "time",
+    "scalar",
+    "pi",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+}
+KEEP_NAME = {"last_over_time", "first_over_time"}  # everything else drops __name__ (close enough for alerts)
+
+
+@dataclass
+class LabelSet:
+    """Labels a series of an expression's result carries."""
+
+    fixed: dict[str, str] = field(default_factory=dict)  # label -> value, certain
+    open: set[str] = field(default_factory=set)  # present, value unknown
+    constraints: dict[str, list[Matcher]] = field(default_factory=dict)  # on open labels
+    any_other: bool = True  # other labels may be present (unknown set)
+    absent: set[str] = field(default_factory=set)  # certainly not present
+
+    def names(self) -> set[str]:
+        return set(self.fixed) | self.open
+
+    def copy(self) -> LabelSet:
+        return LabelSet(
+            dict(self.fixed),
+            set(self.open),
+            {k: list(v) for k, v in self.constraints.items()},
+            self.any_other,
+            set(self.absent),
+        )
+
+    def keep(self, names: set[str]) -> LabelSet:
+        """Only `names` survive (`by`, `on`)."""
+        out = LabelSet(
+            fixed={k: v for k, v in self.fixed.items() if k in names},
+            open={
+                k for k in names if k not in self.fixed and k not in self.absent and (k in self.open or self.any_other)
+            },
+            any_other=False,
+        )
+        out.constraints = {k: v for k, v in self.constraints.items() if k in out.open}
+        return out
+
+    def drop(self, names: set[str]) -> LabelSet:
+        """`names` are removed (`without`, `ignoring`)."""
+        out = self.copy()
+        for n in names:
+            out.fixed.pop(n, None)
+            out.open.discard(n)
+            out.constraints.pop(n, None)
+            out.absent.add(n)
+        return out
+
+
+def _op(x: Any) -> str:
+    return str(x).strip()
+
+
+def _matchers(vs: Any) -> LabelSet:
+    ls = LabelSet()
+    for m in vs.matchers.matchers:
+        name, op, value = m.name, _op(m.op), m.value
+        opname = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}.get(op, op)
+        if name == "__name__":
+            continue
+        if opname == "=":
+            if value == "":
+                ls.absent.add(name)  # `label=""` selects series without it
+            else:
+                ls.fixed[name] = value
+        else:
+            ls.open.add(name) if _may_be_set(opname, value) else ls.absent.add(name)
+            ls.constraints.setdefault(name, []).append(Matcher(name=name, op=opname, value=value))  # type: ignore[arg-type]
+    for n in ls.fixed:
+        ls.open.discard(n)
+    return ls
+
+
+def _may_be_set(op: str, value: str) -> bool:
+    if op == "=~":
+        return not re.fullmatch(value, "") or value not in ("", "^$")
+    return True
+
+
+def infer(expr: str | Any) -> LabelSet:
+    """The label set of an expression's result series."""
+    node = pp.parse(expr) if isinstance(expr, str) else expr
+    return _infer(node)
+
+
+def _infer(n: Any) -> LabelSet:
+    t = type(n).__name__
+    if t == "VectorSelector":
+        return _matchers(n)
+    if t == "MatrixSelector":
+        return _matchers(n.vector_selector)
+    if t in ("ParenExpr", "UnaryExpr", "SubqueryExpr"):
+        return _infer(n.expr)
+    if t in ("NumberLiteral", "StringLiteral"):
+        return LabelSet(any_other=False)
+    if t == "Call":
+        return _call(n)
+    if t == "AggregateExpr":
+        return _aggregate(n)
+    if t == "BinaryExpr":
+        return _binary(n)
+    return LabelSet()  # unknown node: anything possible
+
+
+def _vector_args(n: Any) -> list[Any]:
+    return [a for a in n.args if type(a).__name__ not in ("StringLiteral", "NumberLiteral")]
+
+
+def _call(n: Any) -> LabelSet:
+    name = n.func.name
+    if name in NO_LABELS:
+        return LabelSet(any_other=False)
+    if name in ("absent", "absent_over_time"):
+        inner = _infer(n.args[0]) if n.args else LabelSet()
+        return LabelSet(fixed=dict(inner.fixed), any_other=False)
+    if name == "label_replace" and len(n.args) == 5:
+        base = _infer(n.args[0])
+        dst, repl = n.args[1].val, n.args[2].val
+        out = base.copy()
+        out.constraints.pop(dst, None)
+        if "$" not in repl:
+            if repl:
+                out.fixed[dst] = repl
+            out.open.discard(dst)
+        else:
+            out.fixed.pop(dst, None)
+            out.open.add(dst)
+        return out
+    if name == "label_join" and len(n.args) >= 3:
+        out = _infer(n.args[0]).copy()
+        dst = n.args[1].val
+        out.fixed.pop(dst, None)
+        out.open.add(dst)
+        return out
+    if name == "histogram_quantile" and len(n.args) == 2:
+        return _infer(n.args[1]).drop({"le"})
+    vec = _vector_args(n)
+    if not vec:
+        return LabelSet(any_other=False)
+    return _infer(vec[0])
+
+
+def _aggregate(n: Any) -> LabelSet:
+    inner = _infer(n.expr)
+    op = _op(n.op)
+    if op in ("topk", "bottomk", "limitk", "limit_ratio"):
+        return inner
+    mod = n.modifier
+    if mod is None:
+        out = LabelSet(any_other=False)
+    elif "By" in _op(mod.type):
+        out = inner.keep(set(mod.labels))
+    else:
+        out = inner.drop(set(mod.labels))
+    if op == "count_values" and n.param is not None and type(n.param).__name__ == "StringLiteral":
+        out.open.add(n.param.val)
+    return out
+
+
+def _binary(n: Any) -> LabelSet:
+    op = _op(n.op)
+    lhs_is_vec = _is_vector(n.lhs)
+    rhs_is_vec = _is_vector(n.rhs)
+    lhs, rhs = _infer(n.lhs), _infer(n.rhs)
+    if not lhs_is_vec and not rhs_is_vec:
+        return LabelSet(any_other=False)
+    if not rhs_is_vec:
+        return lhs
+    if not lhs_is_vec:
+        return rhs
+    mod = n.modifier
+    matching = getattr(mod, "matching", None) if mod else None
+    on = matching is not None and "Include" in _op(matching.type)
+    mlabels = set(matching.labels) if matching is not None else set()
+    card = _op(getattr(mod, "card", "")) if mod else ""
+    if op == "or":
+        out = LabelSet(
+            fixed={k: v for k, v in lhs.fixed.items() if rhs.fixed.get(k) == v},
+            open=(lhs.names() | rhs.names()) - {k for k, v in lhs.fixed.items() if rhs.fixed.get(k) == v},
+            any_other=lhs.any_other or rhs.any_other,
+        )
+        return out
+    # labels both sides share when matched
+    shared = dict(rhs.fixed)
+    if on:
+        shared = {k: v for k, v in shared.items() if k in mlabels}
+    else:
+        shared = {k: v for k, v in shared.items() if k not in mlabels}
+    if op in SET_OPS:  # and, unless: the lhs series, as they are
+        out = lhs.copy()
+        if op == "and":
+            for k, v in shared.items():
+                out.fixed.setdefault(k, v)
+                out.open.discard(k)
+        return out
+    one_to_one = "OneToOne" in card or card == ""
+    out = lhs.copy() if "OneToMany" not in card else rhs.copy()
+    if one_to_one:
+        out = out.keep(mlabels) if on else out.drop(mlabels)
+        for k, v in shared.items():
+            if (on and k in mlabels) or (not on and k not in mlabels):
+                out.fixed.setdefault(k, v)
+                out.open.discard(k)
+    else:
+        other = rhs if "ManyToOne" in card else lhs
+        for g in getattr(mod, "group_labels", []) or []:
+            if g in other.fixed:
+                out.fixed[g] = other.fixed[g]
+                out.open.discard(g)
+            else:
+                out.fixed.pop(g, None)
+                out.open.add(g)
+    return out
+
+
+def _is_vector(n: Any) -> bool:
+    t = type(n).__name__
+    if t in ("NumberLiteral", "StringLiteral"):
+        return False
+    if t in ("ParenExpr", "UnaryExpr"):
+        return _is_vector(n.expr)
+    if t == "Call":
+        return n.func.name not in ("scalar", "time", "pi")
+    if t == "BinaryExpr":
+        return _is_vector(n.lhs) or _is_vector(n.rhs)
+    return True
+
+
+# --------------------------------------------------------------------------- relabelling
+
+
+def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
+    """Prometheus relabelling on a concrete label set; None when the set is dropped."""
+    lb = dict(labels)
+    for cfg in configs:
+        action = str(cfg.get("action", "replace")).lower()
+        regex = re.compile(f"^(?:{cfg.get('regex', '(.*)')})$")
+        sep = str(cfg.get("separator", ";"))
+        src = sep.join(lb.get(s, "") for s in cfg.get("source_labels") or [])
+        target = cfg.get("target_label")
+        repl = str(cfg.get("replacement", "$1"))
+        if action == "replace":
+            m = regex.match(src)
+            if m and target:
+                value = _expand(m, repl)
+                tgt = _expand(m, str(target))
+                if value:
+                    lb[tgt] = value
+                else:
+                    lb.pop(tgt, None)
+        elif action == "keep":
+            if not regex.match(src):
+                return None
+        elif action == "drop":
+            if regex.match(src):
+                return None
+        elif action == "keepequal":
+            if src != lb.get(str(target), ""):
+                return None
+        elif action == "dropequal":
+            if src == lb.get(str(target), ""):
+                return None
+        elif action == "labeldrop":
+            lb = {k: v for k, v in lb.items() if not regex.match(k)}
+        elif action == "labelkeep":
+            lb = {k: v for k, v in lb.items() if regex.match(k)}
+        elif action == "labelmap":
+            for k, v in list(lb.items()):
+                m = regex.match(k)
+                if m:
+                    lb[_expand(m, repl)] = v
+        elif action in ("lowercase", "uppercase") and target:
+            lb[str(target)] = src.lower() if action == "lowercase" else src.upper()
+        elif action == "hashmod" and target:
+            import hashlib
+
+            mod = int(cfg.get("modulus", 1))
+            h = int.from_bytes(hashlib.md5(src.encode()).digest()[8:], "big")
+            lb[str(target)] = str(h % mod)
+    return {k: v for k, v in lb.items() if v != ""}
+
+
+def _expand(m: re.Match[str], template: str) -> str:
+    def sub(x: re.Match[str]) -> str:
+        key = x.group(1) or x.group(2)
+        try:
+            return m.group(int(key)) if key.isdigit() else (m.group(key) or "")
+        except (IndexError, re.error):
+            return ""
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", sub, template)
+
+
+@dataclass
+class AlertLabels:
+    """The labels an alerting rule's alerts reach Alertmanager with."""
+
+    fixed: dict[str, str]
+    open: set[str]
+    constraints: dict[str, list[Matcher]]
+    any_other: bool
+    dropped: bool = False  # alert_relabel_configs drop it whatever its open labels
+
+
+def alert_labels(
+    rule: Rule, external_labels: dict[str, str] | None = None, alert_relabel_configs: list[dict[str, Any]] | None = None
+) -> AlertLabels:
+    """Expr labels, then the rule's static labels and alertname, external labels, then relabelling."""
+    ls = infer(rule.expr)
+    fixed = dict(ls.fixed)
+    open_ = set(ls.open)
+    for k, v in rule.labels.items():
+        if "{{" in v:  # templated label: value known only at evaluation
+            fixed.pop(k, None)
+            open_.add(k)
+        else:
+            fixed[k] = v
+            open_.discard(k)
+    fixed["alertname"] = rule.name
+    open_.discard("alertname")
+    for k, v in (external_labels or {}).items():
+        if k not in fixed and k not in open_:
+            fixed[k] = v
+    dropped = False
+    if alert_relabel_configs:
+        reads = {s for c in alert_relabel_configs for s in c.get("source_labels") or []}
+        if reads & open_:
+            # relabelling reads a label we do not know: keep the fixed part as it is, say it is uncertain
+            pass
+        else:
+            out = relabel(fixed, alert_relabel_configs)
+            if out is None:
+                dropped = True
+            else:
+                removed = set(fixed) - set(out)
+                open_ -= {k for k in removed if k in open_}
+                fixed = out
+    constraints = {k: v for k, v in ls.constraints.items() if k in open_}
+    return AlertLabels(fixed=fixed, open=open_, constraints=constraints, any_other=ls.any_other, dropped=dropped)
