@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agent.errors import InputError
 from collectors.durations import parse_duration
@@ -98,6 +99,29 @@ _MONTHS = {
 }
 
 
+# Perl syntax that Python's `re` accepts and Go's RE2 (Alertmanager) refuses.
+_PERL_ONLY = re.compile(r"\(\?(?:[=!>#(]|<[=!]|P=)|\\[1-9]|[*+?}]\+")
+
+
+def check_regex(value: str) -> None:
+    """Raise ValueError when Alertmanager could not compile `value` (it anchors it as `^(?:value)$`)."""
+    errors: list[re.error] = []
+    for candidate in (value, f"^(?:{value})$"):  # `a)|(b` only compiles anchored; `(?i)a` only bare
+        try:
+            re.compile(candidate)
+            break
+        except re.error as e:
+            errors.append(e)
+    else:
+        raise ValueError(f"invalid regular expression {value!r}: {errors[0]}")
+    # outside character classes and escapes: lookaround, atomic groups, conditionals, comments,
+    # backreferences and possessive quantifiers
+    plain = re.sub(r"\\[^1-9]|\[(?:\\.|[^\]])*\]", "_", value)
+    m = _PERL_ONLY.search(plain)
+    if m:
+        raise ValueError(f"invalid regular expression {value!r}: {m.group(0)!r} is not supported by Go's RE2")
+
+
 def _unquote(s: str) -> str:
     if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
         body = s[1:-1]
@@ -143,10 +167,7 @@ def parse_matchers(text: str) -> list[Matcher]:
             raise ValueError(f"bad matcher format: {part.strip()}")
         value = _unquote(value)
         if op in ("=~", "!~"):
-            try:
-                re.compile(value)
-            except re.error as e:
-                raise ValueError(f"invalid regular expression {value!r}: {e}") from None
+            check_regex(value)
         out.append(Matcher(name=name, op=op, value=value))  # type: ignore[arg-type]
     return out
 
@@ -164,10 +185,10 @@ class _Ctx:
         return Location(file=self.doc.file, line=self.doc.line_of(*path))
 
 
-def load_alertmanager_config(path: Path | str) -> AlertmanagerFacts:
-    """Parse and validate an alertmanager.yml."""
+def load_alertmanager_config(path: Path | str, text: str | None = None) -> AlertmanagerFacts:
+    """Parse and validate an alertmanager.yml (or `text`: a live `/api/v2/status` config.original, named `path`)."""
     p = Path(path)
-    doc = load_one(p)
+    doc = load_one(p, text)
     data = doc.data
     ctx = _Ctx(doc, p.parent)
     if not isinstance(data, dict):
@@ -178,6 +199,7 @@ def load_alertmanager_config(path: Path | str) -> AlertmanagerFacts:
         elif k not in _TOP_KEYS:
             raise ctx.fail(f"field {k} not found in type config.plain", k)
     global_ = data.get("global") or {}
+    _check_global(ctx, global_)
     time_intervals = _time_intervals(ctx, data)
     interval_names = {t.name for t in time_intervals}
     receivers = _receivers(ctx, data.get("receivers") or [], global_)
@@ -207,9 +229,13 @@ def load_alertmanager_config(path: Path | str) -> AlertmanagerFacts:
 def _check_route_refs(ctx: _Ctx, route: Route, receivers: set[str], intervals: set[str], path: tuple) -> None:
     if route.receiver and route.receiver not in receivers:
         raise ctx.fail(f'undefined receiver "{route.receiver}" used in route', *path, "receiver")
-    for ti in route.mute_time_intervals + route.active_time_intervals:
-        if ti not in intervals:
-            raise ctx.fail(f'undefined time interval "{ti}" used in route', *path)
+    for key, names in (
+        ("mute_time_intervals", route.mute_time_intervals),
+        ("active_time_intervals", route.active_time_intervals),
+    ):
+        for ti in names:
+            if ti not in intervals:
+                raise ctx.fail(f'undefined time interval "{ti}" used in route', *path, key)
     for i, child in enumerate(route.routes):
         _check_route_refs(ctx, child, receivers, intervals, (*path, "routes", i))
 
@@ -233,9 +259,9 @@ def _old_matchers(ctx: _Ctx, raw: dict, eq_key: str, re_key: str, path: tuple) -
         if not _LABEL_NAME.match(str(k)):
             raise ctx.fail(f'"{k}" is not a valid label name', *path, re_key)
         try:
-            re.compile(str(v))
-        except re.error as e:
-            raise ctx.fail(f"invalid regular expression {v!r}: {e}", *path, re_key) from None
+            check_regex(str(v))
+        except ValueError as e:
+            raise ctx.fail(str(e), *path, re_key) from None
         out.append(Matcher(name=str(k), op="=~", value=str(v)))
     return out
 
@@ -308,9 +334,15 @@ def _inhibit(ctx: _Ctx, raw: Any, path: tuple) -> InhibitRule:
         + _new_matchers(ctx, raw, "source_matchers", path),
         target_matchers=_old_matchers(ctx, raw, "target_match", "target_match_re", path)
         + _new_matchers(ctx, raw, "target_matchers", path),
-        equal=[str(x) for x in raw.get("equal") or []],
+        equal=[_label_name(ctx, x, *path, "equal") for x in raw.get("equal") or []],
         location=ctx.loc(*path),
     )
+
+
+def _label_name(ctx: _Ctx, name: Any, *path: str | int) -> str:
+    if not _LABEL_NAME.match(str(name)):
+        raise ctx.fail(f'"{name}" is not a valid label name', *path)
+    return str(name)
 
 
 def _read_key_file(ctx: _Ctx, value: str, path: tuple, key: str) -> str | None:
@@ -347,23 +379,120 @@ def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
                 raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
             if not isinstance(v, list):
                 raise ctx.fail(f"{k} must be a list", *path, k)
+            for j, conf in enumerate(v):
+                _check_integration(ctx, k, conf, global_, (*path, k, j))
             if k == "pagerduty_configs":
                 for j, pd in enumerate(v):
                     pds.append(_pagerduty(ctx, pd, (*path, k, j)))
-            elif k == "slack_configs":
-                for j, sc in enumerate(v):
-                    if (
-                        not (sc or {}).get("api_url")
-                        and not (sc or {}).get("api_url_file")
-                        and not global_.get("slack_api_url")
-                        and not global_.get("slack_api_url_file")
-                    ):
-                        raise ctx.fail("no global Slack API URL set", *path, k, j)
-                    other.append("slack")
             elif v:
                 other.extend([k.removesuffix("_configs")] * len(v))
         out.append(Receiver(name=str(name), pagerduty=pds, integrations=other, location=ctx.loc(*path)))
     return out
+
+
+# Integration fields Alertmanager parses as URLs (http/https with a host), by integration.
+_URL_FIELDS = {
+    "webhook_configs": ("url",),
+    "pagerduty_configs": ("url",),
+    "slack_configs": ("api_url",),
+    "opsgenie_configs": ("api_url",),
+    "victorops_configs": ("api_url",),
+    "wechat_configs": ("api_url",),
+    "telegram_configs": ("api_url",),
+    "webex_configs": ("api_url",),
+    "discord_configs": ("webhook_url",),
+    "msteams_configs": ("webhook_url",),
+}
+_GLOBAL_URLS = (
+    "slack_api_url",
+    "pagerduty_url",
+    "opsgenie_api_url",
+    "victorops_api_url",
+    "wechat_api_url",
+    "telegram_api_url",
+    "webex_api_url",
+)
+# Settings an integration must have, inline or from `global:`: (integration, inline keys, global keys, message)
+_REQUIRED = (
+    (
+        "slack_configs",
+        ("api_url", "api_url_file"),
+        ("slack_api_url", "slack_api_url_file"),
+        "no global Slack API URL set",
+    ),
+    (
+        "opsgenie_configs",
+        ("api_key", "api_key_file"),
+        ("opsgenie_api_key", "opsgenie_api_key_file"),
+        "no global OpsGenie API Key set either inline or in a file",
+    ),
+    (
+        "victorops_configs",
+        ("api_key", "api_key_file"),
+        ("victorops_api_key", "victorops_api_key_file"),
+        "no global VictorOps API Key set",
+    ),
+    ("email_configs", ("to",), (), "missing to address in email config"),
+    ("email_configs", ("smarthost",), ("smtp_smarthost",), "no global SMTP smarthost set"),
+    ("email_configs", ("from",), ("smtp_from",), "no global SMTP from set"),
+)
+
+
+def _url_error(value: Any) -> str | None:
+    """Alertmanager's URL check (config.parseURL), or None when `value` is a usable URL."""
+    if value == "<secret>":  # a secret URL as a running Alertmanager shows it (/api/v2/status)
+        return None
+    try:
+        u = urlsplit(str(value))
+    except ValueError as e:
+        return str(e)
+    if u.scheme not in ("http", "https"):
+        return f'unsupported scheme "{u.scheme}" for URL'
+    if not u.hostname:
+        return "missing host for URL"
+    return None
+
+
+def _host_port_error(value: Any) -> str | None:
+    """Alertmanager's `host:port` check for an SMTP smarthost (Go's net.SplitHostPort)."""
+    s = str(value)
+    host, sep, port = s.rpartition(":")
+    if not sep:
+        return f"address {s}: missing port in address"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return f"address {s}: too many colons in address"
+    if not port:
+        return f'address "{s}": port cannot be empty'
+    return None
+
+
+def _check_global(ctx: _Ctx, global_: Any) -> None:
+    if not isinstance(global_, dict):
+        raise ctx.fail("global must be a mapping", "global")
+    for key in _GLOBAL_URLS:
+        if global_.get(key) is not None and (err := _url_error(global_[key])):
+            raise ctx.fail(f"{key}: {err}", "global", key)
+    if global_.get("smtp_smarthost") and (err := _host_port_error(global_["smtp_smarthost"])):
+        raise ctx.fail(err, "global", "smtp_smarthost")
+
+
+def _check_integration(ctx: _Ctx, kind: str, raw: Any, global_: dict, path: tuple) -> None:
+    """What Alertmanager refuses in one notifier config: missing settings, bad URLs."""
+    if not isinstance(raw, dict):
+        raise ctx.fail(f"{kind} entries must be mappings", *path)
+    for integration, inline, from_global, message in _REQUIRED:
+        if integration == kind and not any(raw.get(k) for k in inline) and not any(global_.get(k) for k in from_global):
+            raise ctx.fail(message, *path)
+    if kind == "webhook_configs":
+        if not raw.get("url") and not raw.get("url_file"):
+            raise ctx.fail("one of url or url_file must be configured", *path)
+        if raw.get("url") and raw.get("url_file"):
+            raise ctx.fail("at most one of url & url_file must be configured", *path)
+    if kind == "email_configs" and raw.get("smarthost") and (err := _host_port_error(raw["smarthost"])):
+        raise ctx.fail(err, *path, "smarthost")
+    for key in _URL_FIELDS.get(kind, ()):
+        if raw.get(key) is not None and (err := _url_error(raw[key])):
+            raise ctx.fail(f"{key}: {err}", *path, key)
 
 
 def _pagerduty(ctx: _Ctx, raw: Any, path: tuple) -> PagerDutyTarget:
@@ -404,7 +533,7 @@ def _pagerduty(ctx: _Ctx, raw: Any, path: tuple) -> PagerDutyTarget:
 def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
     out: list[TimeInterval] = []
     seen: set[str] = set()
-    for key in ("mute_time_intervals", "time_intervals"):
+    for key in [k for k in data if k in ("mute_time_intervals", "time_intervals")]:  # file order: 2nd is the dup
         for i, raw in enumerate(data.get(key) or []):
             path = (key, i)
             name = (raw or {}).get("name")
@@ -424,36 +553,50 @@ def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
 
 
 def _hm(s: str) -> int:
-    m = re.match(r"^(\d{2}):(\d{2})$", str(s))
-    if not m:
+    if not re.match(r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", str(s)):
         raise ValueError(f"couldn't parse timestamp {s}, invalid format")
-    h, mi = int(m.group(1)), int(m.group(2))
-    if h > 24 or mi > 59 or (h == 24 and mi):
-        raise ValueError(f"timestamp {s} out of range")
-    return h * 60 + mi
+    h, mi = str(s).split(":")
+    return int(h) * 60 + int(mi)
 
 
-def _ranges(items: list, names: dict[str, int] | None, lo: int, hi: int, what: str) -> list[tuple[int, int]]:
+def _int(p: str, what: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", p):
+        raise ValueError(f"{p} is not a valid {what}")
+    return int(p)
+
+
+def _ranges(items: list, what: str) -> list[tuple[int, int]]:
+    """Alertmanager's `a:b` (or single `a`) ranges of weekdays, days of month, months or years."""
     out = []
     for item in items:
-        parts = str(item).lower().split(":")
+        text = str(item).lower()
+        parts = text.split(":")
         if len(parts) > 2:
-            raise ValueError(f"invalid {what} range: {item}")
-
-        def val(p: str) -> int:
-            if names and p in names:
-                return names[p]
-            try:
-                return int(p)
-            except ValueError:
-                raise ValueError(f"{p} is not a valid {what}") from None
-
-        a = val(parts[0])
-        b = val(parts[-1])
-        if what != "day of month" and (a < lo or b > hi):
-            raise ValueError(f"{what} {item} out of range")
-        if what == "day of month" and (a == 0 or b == 0 or abs(a) > 31 or abs(b) > 31):
-            raise ValueError(f"{what} {item} out of range")
+            raise ValueError(f"couldn't parse range {text}, invalid format")
+        if what == "weekday":
+            for p in parts:
+                if p not in _WEEKDAYS:
+                    raise ValueError(f"{p} is not a valid weekday")
+            a, b = _WEEKDAYS[parts[0]], _WEEKDAYS[parts[-1]]
+            if a > b:
+                raise ValueError("start day cannot be before end day")
+        elif what == "month":
+            a, b = (_MONTHS[p] if p in _MONTHS else _int(p, "month") for p in (parts[0], parts[-1]))
+            if a > b:
+                raise ValueError(f"end month {parts[-1]} is before start month {parts[0]}")
+        elif what == "year":
+            a, b = _int(parts[0], "year"), _int(parts[-1], "year")
+            if a > b:
+                raise ValueError(f"end year {b} is before start year {a}")
+        else:  # day of month: negative counts from the end of the month
+            a, b = _int(parts[0], "day of month"), _int(parts[-1], "day of month")
+            for d in (a, b):
+                if d == 0 or abs(d) > 31:
+                    raise ValueError(f"{d} is not a valid day of the month: out of range")
+            if a < 0 < b:
+                raise ValueError("end day must be negative if start day is negative")
+            if (28 + a if a < 0 else a) > (28 + b if b < 0 else b):  # always empty, even in February
+                raise ValueError(f"end day {b} is always before start day {a}")
         out.append((a, b))
     return out
 
@@ -465,7 +608,9 @@ def _interval_spec(raw: dict) -> TimeIntervalSpec:
             raise ValueError(f"field {k} not found in type timeinterval.plain")
     times = []
     for t in raw.get("times") or []:
-        s, e = _hm(t.get("start_time", "")), _hm(t.get("end_time", ""))
+        if not isinstance(t, dict) or not t.get("start_time") or not t.get("end_time"):
+            raise ValueError("both start and end times must be provided")
+        s, e = _hm(t["start_time"]), _hm(t["end_time"])
         if s >= e:
             raise ValueError("start time cannot be equal or greater than end time")
         times.append(TimeRange(start_minute=s, end_minute=e))
@@ -479,9 +624,9 @@ def _interval_spec(raw: dict) -> TimeIntervalSpec:
             raise ValueError(f"unknown time zone {loc}") from None
     return TimeIntervalSpec(
         times=times,
-        weekdays=_ranges(raw.get("weekdays") or [], _WEEKDAYS, 0, 6, "weekday"),
-        days_of_month=_ranges(raw.get("days_of_month") or [], None, -31, 31, "day of month"),
-        months=_ranges(raw.get("months") or [], _MONTHS, 1, 12, "month"),
-        years=_ranges(raw.get("years") or [], None, 0, 9999, "year"),
+        weekdays=_ranges(raw.get("weekdays") or [], "weekday"),
+        days_of_month=_ranges(raw.get("days_of_month") or [], "day of month"),
+        months=_ranges(raw.get("months") or [], "month"),
+        years=_ranges(raw.get("years") or [], "year"),
         location=loc,
     )

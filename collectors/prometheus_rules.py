@@ -22,7 +22,7 @@ log = logging.getLogger("ownership.collect")
 
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_RULE_START = re.compile(r"^\s*(?:-\s+)?(alert|record)\s*:", re.M)
+_RULE_START = re.compile(r"^[ \t]*(?:-[ \t]+)?(alert|record)[ \t]*:", re.M)  # [ \t]: \s would span blank lines
 _GROUP_KEYS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 
