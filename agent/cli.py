@@ -22,6 +22,7 @@ from agent import demo as demo_org
 from agent.answers import Summary
 from agent.config import LoadedConfig, default_config_path, load_config
 from agent.errors import OwnershipError
+from collectors.facts import Snapshot
 
 app = typer.Typer(
     name="ownership",
@@ -183,6 +184,26 @@ def _run_collection(loaded: LoadedConfig, store_url: str, title: str) -> Summary
     return summary
 
 
+def current_snapshot() -> tuple[Snapshot, datetime]:
+    """The snapshot answers are computed from, and the instant: the demo is collected afresh
+    (files, no network); a config's latest stored snapshot is used, collected first if none exists."""
+    from agent.pipeline import collect
+    from agent.store import Store
+
+    loaded = _loaded()
+    now = _now(loaded)
+    store = Store(_store_url(loaded))
+    try:
+        store.migrate()
+        snap = None if G.demo else store.latest()
+        if snap is None:
+            snap = collect(loaded, now, store.latest())
+            store.save(snap)
+    finally:
+        store.close()
+    return snap, now
+
+
 @app.command("demo")
 def demo_cmd(
     export: Path | None = typer.Option(None, "--export", help="write the demo organisation to DIR and stop"),
@@ -227,12 +248,21 @@ def check_config_cmd() -> None:
         _emit_json({"ok": True, "config": str(loaded.path)})
 
 
+from agent.commands.route import route_cmd  # noqa: E402
+
+app.command("route")(route_cmd)
+
+
+from agent.commands.pages import pages_cmd  # noqa: E402
+
+app.command("pages")(pages_cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: clean messages and exit code 2 for bad input, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = list(sys.argv[1:] if argv is None else argv)
-    global G
-    G = Globals()
+    G.__init__()  # type: ignore[misc]  # reset in place: command modules hold a reference
     try:
         rest = _split_globals(args)
         rc = app(args=rest, prog_name="ownership", standalone_mode=False)

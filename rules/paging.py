@@ -1,0 +1,544 @@
+"""The paging answer: for a service or an engineer, every alert that can page, through which route,
+receiver, PagerDuty service and level, to whom now and next, at what urgency (pure, no I/O).
+
+alert rule -> label sets (rules.labelsets) -> routes (rules.routing) -> receiver -> PagerDuty
+integration key fingerprint -> service -> escalation policy -> levels -> people (rules.oncall).
+Labels the expression leaves open are resolved symbolically: every value the routing tree tests
+for them (plus "any other value") is tried, and each distinct outcome is listed with its condition.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from collectors.facts import AlertmanagerFacts, Matcher, PDService, Receiver, Route
+from rules.graph import OwnershipGraph, SourcedRule
+from rules.labelsets import AlertLabels, alert_labels
+from rules.oncall import OnCallIndex, PageAnswer, time_to_page
+from rules.routing import CompiledTree, RouteMatch, intervals_by_name, muted_at
+from rules.routing import active_at as route_active_at
+
+OTHER = "\u2026other"  # stands for "any value the tree does not test for"
+MAX_COMBINATIONS = 256
+ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pagerduty_configs sets none
+PAGING_SEVERITIES = ("critical", "error")
+Outcome = Literal["pages", "notifies", "nobody", "unknown"]
+
+
+class PersonRef(BaseModel):
+    """A person as the catalog and PagerDuty know them."""
+
+    id: str = Field(description="catalog handle, or the PagerDuty user id when the catalog does not know them")
+    name: str | None = None
+    email: str | None = None
+    pagerduty_user_id: str | None = None
+
+
+class ShiftRef(BaseModel):
+    person: PersonRef
+    start: datetime | None
+    end: datetime | None
+
+
+class LevelRef(BaseModel):
+    level: int
+    minutes_until_notified: int
+    now: list[PersonRef]
+    next: ShiftRef | None = None
+
+
+class PagingPath(BaseModel):
+    """One way an alert reaches (or fails to reach) people."""
+
+    alertmanager: str
+    condition: dict[str, str] = Field(default_factory=dict, description="values of open labels for this path")
+    route_path: str
+    route_location: str
+    receiver: str
+    muted_now: bool = False
+    integrations: list[str] = Field(default_factory=list)
+    pagerduty_service: str | None = None
+    pagerduty_service_name: str | None = None
+    escalation_policy: str | None = None
+    severity_sent: str | None = None
+    outcome: Outcome
+    urgency: str | None = None
+    reason: str | None = None
+    level: int | None = None
+    people_now: list[PersonRef] = Field(default_factory=list)
+    levels: list[LevelRef] = Field(default_factory=list)
+    time_to_page_s: float | None = None
+    group_wait_s: float = 30.0
+
+
+class AlertPaging(BaseModel):
+    """One alerting rule and everything it reaches."""
+
+    alert: str
+    prometheus: str
+    file: str | None
+    line: int | None
+    severity: str | None
+    for_s: float
+    labels: dict[str, str]
+    open_labels: list[str]
+    services: list[str] = Field(description="catalog services the alert's labels attribute it to")
+    runbook: str | None
+    slo: str | None
+    paths: list[PagingPath]
+    pages: bool = Field(description="some path pages a person at the instant")
+    notifies_only: bool
+    fired_30d: int | None = None
+    paged_30d: int | None = None
+
+
+class ServicePages(BaseModel):
+    """`ownership pages --service S`."""
+
+    service: str
+    team: str | None
+    at: datetime
+    alerts: list[AlertPaging]
+    paging_alerts: int
+    why_nothing_pages: str | None = None
+
+
+class HeldLevel(BaseModel):
+    escalation_policy: str
+    escalation_policy_name: str
+    level: int
+    start: datetime | None
+    end: datetime | None
+
+
+class EngineerService(BaseModel):
+    service: str
+    pagerduty_services: list[str]
+    held: list[HeldLevel]
+    alerts: list[AlertPaging]
+
+
+class EngineerPages(BaseModel):
+    """`ownership pages --engineer E`."""
+
+    engineer: PersonRef
+    since: datetime
+    until: datetime
+    services: list[EngineerService]
+    why_nothing_pages: str | None = None
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+class PagingResolver:
+    """Compiles the routing trees and the on-call index once per graph."""
+
+    def __init__(self, graph: OwnershipGraph):
+        self.g = graph
+        self.oncall = OnCallIndex(graph.pagerduty)
+        self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
+        self.intervals = {name: intervals_by_name(am) for name, am in graph.alertmanagers.items()}
+        self.receivers = {name: {r.name: r for r in am.receivers} for name, am in graph.alertmanagers.items()}
+        self.tested = {name: _tested_values(am.route) for name, am in graph.alertmanagers.items()}
+        self.people_by_pd = {p.pagerduty_user_id: p for p in graph.catalog.people if p.pagerduty_user_id}
+        self.pd_users = {u.id: u for u in graph.pagerduty.users}
+        self.slo_by_alert = {s.page_alert: s.name for s in graph.slos.slos if s.page_alert}
+        for r in graph.slos.generated_rules:
+            if r.labels.get("sloth_slo"):
+                self.slo_by_alert.setdefault(r.name, r.labels["sloth_slo"])
+
+    # ---- people
+
+    def person(self, pd_user_id: str) -> PersonRef:
+        p = self.people_by_pd.get(pd_user_id)
+        u = self.pd_users.get(pd_user_id)
+        if p is not None:
+            return PersonRef(
+                id=p.id, name=p.name or (u.name if u else None), email=p.email, pagerduty_user_id=pd_user_id
+            )
+        return PersonRef(
+            id=pd_user_id, name=u.name if u else None, email=u.email if u else None, pagerduty_user_id=pd_user_id
+        )
+
+    # ---- one alert
+
+    def labels_of(self, sr: SourcedRule) -> AlertLabels:
+        prom = self.g.prometheus.get(sr.source)
+        return alert_labels(sr.rule, prom.external_labels if prom else {}, prom.alert_relabel_configs if prom else [])
+
+    def label_sets(self, labels: AlertLabels, am: str) -> list[tuple[dict[str, str], dict[str, str]]]:
+        """(label set, condition) pairs covering the open labels the tree tests."""
+        tested = self.tested.get(am, {})
+        relevant = sorted(k for k in labels.open if k in tested)
+        if not relevant:
+            return [(dict(labels.fixed), {})]
+        choices: list[list[str]] = []
+        for k in relevant:
+            values = sorted(v for v in tested[k] if v and _satisfies(v, labels.constraints.get(k, [])))
+            choices.append([*values, OTHER])
+        out = []
+        for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
+            ls = dict(labels.fixed)
+            cond = {}
+            for k, v in zip(relevant, combo, strict=True):
+                ls[k] = v
+                cond[k] = v if v != OTHER else "<any other value>"
+            out.append((ls, cond))
+        return out
+
+    def resolve(self, sr: SourcedRule, at: datetime) -> AlertPaging:
+        rule = sr.rule
+        labels = self.labels_of(sr)
+        paths: list[PagingPath] = []
+        if not labels.dropped:
+            for am_name, tree in self.trees.items():
+                seen: dict[tuple, PagingPath] = {}
+                for ls, cond in self.label_sets(labels, am_name):
+                    for m in tree.match(ls):
+                        for path in self._paths(am_name, m, ls, rule.for_s, at):
+                            key = (path.route_path, path.receiver, path.pagerduty_service, path.outcome)
+                            if key in seen:
+                                _merge_condition(seen[key].condition, cond)
+                                continue
+                            path.condition = dict(cond)
+                            seen[key] = path
+                            paths.append(path)
+        severity = labels.fixed.get("severity")
+        return AlertPaging(
+            alert=rule.name,
+            prometheus=sr.source,
+            file=rule.location.file,
+            line=rule.location.line,
+            severity=severity,
+            for_s=rule.for_s,
+            labels=labels.fixed,
+            open_labels=sorted(labels.open),
+            services=self.g.services_of_labels(labels.fixed),
+            runbook=rule.annotations.get("runbook_url") or rule.annotations.get("runbook"),
+            slo=self.slo_by_alert.get(rule.name),
+            paths=paths,
+            pages=any(p.outcome == "pages" for p in paths),
+            notifies_only=bool(paths)
+            and not any(p.outcome == "pages" for p in paths)
+            and any(p.outcome == "notifies" for p in paths),
+            fired_30d=self._fired(rule.name, labels.fixed, at),
+            paged_30d=self._paged(rule.name, [p.pagerduty_service for p in paths if p.pagerduty_service], at),
+        )
+
+    def _paths(self, am: str, m: RouteMatch, ls: dict[str, str], for_s: float, at: datetime) -> list[PagingPath]:
+        recv = self.receivers[am].get(m.receiver)
+        intervals = self.intervals[am]
+        muted = muted_at(m, at, intervals) or not route_active_at(m, at, intervals)
+        base = dict(
+            alertmanager=am,
+            route_path=m.path_text,
+            route_location=m.where,
+            receiver=m.receiver,
+            muted_now=muted,
+            group_wait_s=m.group_wait_s,
+        )
+        if recv is None or (not recv.pagerduty and not recv.integrations):
+            return [PagingPath(**base, outcome="nobody", reason="receiver notifies nobody")]
+        out = []
+        if recv.integrations:
+            out.append(
+                PagingPath(
+                    **base,
+                    integrations=sorted(set(recv.integrations)),
+                    outcome="nobody" if muted else "notifies",
+                    reason="route muted at this instant"
+                    if muted
+                    else f"{', '.join(sorted(set(recv.integrations)))} only",
+                )
+            )
+        for target in recv.pagerduty:
+            out.append(self._pagerduty_path(base, recv, target.key_fingerprint, target.severity, ls, for_s, at, muted))
+        return out
+
+    def _pagerduty_path(
+        self,
+        base: dict,
+        recv: Receiver,
+        fp: str | None,
+        severity_tpl: str | None,
+        ls: dict[str, str],
+        for_s: float,
+        at: datetime,
+        muted: bool,
+    ) -> PagingPath:
+        severity = _severity_sent(severity_tpl, ls)
+        if fp is None:
+            return PagingPath(
+                **base,
+                integrations=["pagerduty"],
+                severity_sent=severity,
+                outcome="unknown",
+                reason="routing key unknown (only <secret> or an unreadable key file)",
+            )
+        svc: PDService | None = self.oncall.service_for_key(fp)
+        if svc is None:
+            return PagingPath(
+                **base,
+                integrations=["pagerduty"],
+                severity_sent=severity,
+                outcome="nobody",
+                reason="routing key matches no PagerDuty service integration",
+            )
+        ans: PageAnswer = self.oncall.pages_at(svc.id, at, severity)
+        levels = []
+        if svc.escalation_policy_id:
+            for lv in self.oncall.levels(svc.escalation_policy_id, at):
+                nxt = self.oncall.next_shift(svc.escalation_policy_id, lv.level, at)
+                levels.append(
+                    LevelRef(
+                        level=lv.level,
+                        minutes_until_notified=lv.minutes_until_notified,
+                        now=[self.person(u) for u in lv.holders],
+                        next=ShiftRef(person=self.person(nxt.user_id), start=nxt.start, end=nxt.end) if nxt else None,
+                    )
+                )
+        outcome: Outcome = ans.outcome
+        reason = ans.reason
+        if muted and outcome in ("pages", "notifies"):
+            outcome, reason = "nobody", "route muted at this instant"
+        ttp = None
+        if ans.minutes_until_level is not None:
+            ttp = time_to_page(for_s, base["group_wait_s"], ans.minutes_until_level)
+        return PagingPath(
+            **base,
+            integrations=["pagerduty"],
+            pagerduty_service=svc.id,
+            pagerduty_service_name=svc.name,
+            escalation_policy=svc.escalation_policy_id,
+            severity_sent=severity,
+            outcome=outcome,
+            urgency=ans.urgency,
+            reason=reason,
+            level=ans.level,
+            people_now=[self.person(u) for u in ans.people],
+            levels=levels,
+            time_to_page_s=ttp,
+        )
+
+    # ---- history
+
+    def _fired(self, alertname: str, fixed: dict[str, str], at: datetime) -> int | None:
+        if not self.g.signals:
+            return None
+        since = at - timedelta(days=30)
+        n = 0
+        for sig in self.g.signals.values():
+            for h in sig.alert_history:
+                if h.alertname != alertname:
+                    continue
+                if any(h.labels.get(k) not in (None, v) for k, v in fixed.items() if k != "alertname"):
+                    continue
+                n += sum(1 for start, _ in h.episodes if since <= start <= at) if h.episodes else h.fires
+        return n
+
+    def _paged(self, alertname: str, pd_services: list[str], at: datetime) -> int | None:
+        if not self.g.pagerduty.incidents:
+            return None
+        since = at - timedelta(days=30)
+        wanted = set(pd_services)
+        pat = re.compile(rf"\b{re.escape(alertname)}\b")
+        return sum(
+            1
+            for i in self.g.pagerduty.incidents
+            if i.service_id in wanted and since <= i.created_at <= at and i.urgency == "high" and pat.search(i.title)
+        )
+
+    # ---- answers
+
+    def service_pages(self, service: str, at: datetime) -> ServicePages:
+        svc = self.g.service(service)
+        if svc is None:
+            from agent.errors import InputError
+
+            raise InputError(f'unknown service "{service}"', source="catalog")
+        alerts = [
+            self.resolve(sr, at)
+            for sr in self.g.alert_rules()
+            if service in self.g.services_of_labels(self.labels_of(sr).fixed)
+        ]
+        paging = sum(1 for a in alerts if a.pages)
+        return ServicePages(
+            service=service,
+            team=svc.team,
+            at=at,
+            alerts=alerts,
+            paging_alerts=paging,
+            why_nothing_pages=None if paging else _why_nothing(alerts),
+        )
+
+    def engineer_pages(self, engineer: str, at: datetime, window: timedelta) -> EngineerPages:
+        person = self._find_person(engineer)
+        uid = person.pagerduty_user_id
+        since, until = at, at + window
+        held: dict[str, list[HeldLevel]] = {}
+        policies = {p.id: p for p in self.g.pagerduty.escalation_policies}
+        if uid:
+            for pol in self.g.pagerduty.escalation_policies:
+                for lv in pol.levels:
+                    for sh in self.oncall.holders_over(pol.id, lv.level, since, until):
+                        if sh.user_id == uid:
+                            held.setdefault(pol.id, []).append(
+                                HeldLevel(
+                                    escalation_policy=pol.id,
+                                    escalation_policy_name=pol.name,
+                                    level=lv.level,
+                                    start=sh.start,
+                                    end=sh.end,
+                                )
+                            )
+        pd_services = [s for s in self.g.pagerduty.services if s.escalation_policy_id in held]
+        by_service: dict[str, EngineerService] = {}
+        if pd_services:
+            wanted = {s.id for s in pd_services}
+            for sr in self.g.alert_rules():
+                a = self.resolve(sr, at)
+                hits = [p for p in a.paths if p.pagerduty_service in wanted and p.outcome in ("pages", "notifies")]
+                if not hits:
+                    # the alert may still page them later in the window: it reaches their service
+                    hits = [p for p in a.paths if p.pagerduty_service in wanted and p.outcome != "unknown"]
+                if not hits:
+                    continue
+                name = a.services[0] if a.services else self._catalog_service_of_pd(hits[0].pagerduty_service)
+                es = by_service.setdefault(
+                    name, EngineerService(service=name, pagerduty_services=[], held=[], alerts=[])
+                )
+                for p in hits:
+                    if p.pagerduty_service and p.pagerduty_service not in es.pagerduty_services:
+                        es.pagerduty_services.append(p.pagerduty_service)
+                        svc = next(s for s in pd_services if s.id == p.pagerduty_service)
+                        for h in held.get(svc.escalation_policy_id or "", []):
+                            if h not in es.held:
+                                es.held.append(h)
+                es.alerts.append(a)
+        why = None
+        if not by_service:
+            if not uid:
+                why = "the catalog has no PagerDuty user id for this person"
+            elif not held:
+                why = f"holds no escalation level between {since.isoformat()} and {until.isoformat()}"
+            else:
+                names = ", ".join(sorted({policies[p].name for p in held}))
+                why = f"holds levels of {names}, but no alert routes to their PagerDuty services"
+        return EngineerPages(
+            engineer=person,
+            since=since,
+            until=until,
+            services=sorted(by_service.values(), key=lambda s: s.service),
+            why_nothing_pages=why,
+        )
+
+    def _catalog_service_of_pd(self, pd_id: str | None) -> str:
+        for s in self.g.catalog.services:
+            if pd_id in s.pagerduty_service_ids:
+                return s.name
+        svc = next((s for s in self.g.pagerduty.services if s.id == pd_id), None)
+        return f"(PagerDuty) {svc.name}" if svc else "(unattributed)"
+
+    def _find_person(self, key: str) -> PersonRef:
+        for p in self.g.catalog.people:
+            if key in (p.id, p.email, p.pagerduty_user_id):
+                u = self.pd_users.get(p.pagerduty_user_id or "")
+                return PersonRef(
+                    id=p.id,
+                    name=p.name or (u.name if u else None),
+                    email=p.email,
+                    pagerduty_user_id=p.pagerduty_user_id,
+                )
+        for u in self.g.pagerduty.users:
+            if key in (u.id, u.email):
+                return self.person(u.id)
+        from agent.errors import InputError
+
+        raise InputError(
+            f'unknown engineer "{key}" (give a catalog id, an email or a PagerDuty user id)', source="catalog"
+        )
+
+
+def _merge_condition(into: dict[str, str], cond: dict[str, str]) -> None:
+    """Two label assignments with the same outcome: list the alternatives (`b|c`)."""
+    for k, v in cond.items():
+        have = into.get(k)
+        if have is None:
+            into[k] = v
+        elif v not in have.split("|"):
+            into[k] = f"{have}|{v}"
+
+
+def _why_nothing(alerts: list[AlertPaging]) -> str:
+    if not alerts:
+        return "no alert rules are attributed to this service (check its `alerts:` label selectors)"
+    outcomes = [p for a in alerts for p in a.paths]
+    if not outcomes:
+        return "its alerts reach no route (dropped by alert_relabel_configs, or no Alertmanager configured)"
+    if all(p.reason == "receiver notifies nobody" for p in outcomes):
+        return "every alert routes to receivers that notify nobody"
+    if not any(p.pagerduty_service for p in outcomes):
+        return "its alerts route only to receivers without PagerDuty (Slack, email, webhooks)"
+    reasons = sorted({p.reason for p in outcomes if p.pagerduty_service and p.reason})
+    return "its PagerDuty paths page nobody now: " + "; ".join(reasons)
+
+
+def _tested_values(route: Route) -> dict[str, set[str]]:
+    """Every value the tree compares each label against (equality values and literal regex alternatives)."""
+    out: dict[str, set[str]] = {}
+
+    def add(m: Matcher) -> None:
+        vals = out.setdefault(m.name, set())
+        if m.op in ("=", "!="):
+            vals.add(m.value)
+        else:
+            body = m.value
+            if re.fullmatch(r"[\w.\- |]*", body):
+                vals.update(body.split("|"))
+
+    def visit(r: Route) -> None:
+        for m in r.matchers:
+            add(m)
+        for c in r.routes:
+            visit(c)
+
+    visit(route)
+    return out
+
+
+def _satisfies(value: str, constraints: Iterable[Matcher]) -> bool:
+    for m in constraints:
+        if m.op == "=~" and not re.fullmatch(m.value, value):
+            return False
+        if m.op == "!~" and re.fullmatch(m.value, value):
+            return False
+        if m.op == "!=" and value == m.value:
+            return False
+    return True
+
+
+_TEMPLATE_LABEL = re.compile(r"\{\{\s*\.(?:CommonLabels|GroupLabels|Labels)\.(\w+)\s*(\|\s*toLower\s*)?\}\}")
+
+
+def _severity_sent(template: str | None, labels: dict[str, str]) -> str | None:
+    """The severity Alertmanager sends: the config's value, its simple templates filled in, default `error`."""
+    if template is None or template == "":
+        return ALERTMANAGER_DEFAULT_SEVERITY
+    if "{{" not in template:
+        return template
+    m = _TEMPLATE_LABEL.fullmatch(template.strip())
+    if m:
+        v = labels.get(m.group(1), "")
+        return v.lower() if m.group(2) else v or ALERTMANAGER_DEFAULT_SEVERITY
+    return None  # a template we do not evaluate: unknown
+
+
+def am_of(graph: OwnershipGraph) -> dict[str, AlertmanagerFacts]:
+    return graph.alertmanagers

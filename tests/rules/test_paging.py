@@ -1,0 +1,222 @@
+"""The paging answer on the demo organisation, checked against an independent oracle:
+`amtool config routes test` for routing, and the raw PagerDuty export for keys and on-call."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+import yaml
+from servers import amtool_routes_test
+
+from agent import demo
+from agent.config import load_config
+from agent.pipeline import collect
+from collectors.facts import (
+    AlertmanagerFacts,
+    CatalogFacts,
+    Matcher,
+    PagerDutyFacts,
+    PagerDutyTarget,
+    PDEscalationPolicy,
+    PDIntegration,
+    PDLevel,
+    PDOnCall,
+    PDService,
+    PDTarget,
+    PrometheusFacts,
+    Receiver,
+    Route,
+    Rule,
+    Service,
+    Snapshot,
+    SourceResult,
+    SourceStatus,
+)
+from rules.graph import OwnershipGraph
+from rules.paging import PagingResolver
+
+ORG = demo.org_dir()
+
+
+@pytest.fixture(scope="module")
+def demo_graph() -> tuple[OwnershipGraph, datetime]:
+    loaded = load_config(demo.config_path())
+    now = loaded.config.now
+    assert now is not None
+    return OwnershipGraph.build(collect(loaded, now)), now
+
+
+def _raw_key_to_pd_service() -> dict[str, str]:
+    services = json.loads((ORG / "pagerduty" / "services.json").read_text())["services"]
+    return {
+        i["integration_key"]: s["id"] for s in services for i in s.get("integrations", []) if i.get("integration_key")
+    }
+
+
+def _raw_receiver_keys() -> dict[str, list[str]]:
+    cfg = yaml.safe_load((ORG / "alertmanager" / "alertmanager.yml").read_text())
+    out: dict[str, list[str]] = {}
+    for r in cfg["receivers"]:
+        keys = []
+        for pd in r.get("pagerduty_configs") or []:
+            key = pd.get("routing_key") or pd.get("service_key")
+            if not key and (pd.get("routing_key_file") or pd.get("service_key_file")):
+                f = pd.get("routing_key_file") or pd.get("service_key_file")
+                key = (ORG / "alertmanager" / f).read_text().strip()
+            keys.append(key)
+        out[r["name"]] = keys
+    return out
+
+
+def _raw_policies_held(user_id: str, since: datetime, until: datetime) -> set[str]:
+    entries = json.loads((ORG / "pagerduty" / "oncalls.json").read_text())["oncalls"]
+    held = set()
+    for e in entries:
+        if e["user"]["id"] != user_id:
+            continue
+        start = datetime.fromisoformat(e["start"]) if e.get("start") else None
+        end = datetime.fromisoformat(e["end"]) if e.get("end") else None
+        if (start is None or start < until) and (end is None or end > since):
+            held.add(e["escalation_policy"]["id"])
+    return held
+
+
+def test_engineer_view_lists_exactly_the_alerts_routed_to_their_services(demo_graph) -> None:
+    g, now = demo_graph
+    resolver = PagingResolver(g)
+    person = next(p for p in g.catalog.people if p.id == "ben")
+    window = timedelta(days=7)
+    answer = resolver.engineer_pages("ben", now, window)
+    got = {(a.alert, a.line) for s in answer.services for a in s.alerts}
+
+    # oracle: raw files and amtool, no code of ours
+    policies = _raw_policies_held(person.pagerduty_user_id, now, now + window)
+    services = json.loads((ORG / "pagerduty" / "services.json").read_text())["services"]
+    their_services = {s["id"] for s in services if s["escalation_policy"]["id"] in policies}
+    key_to_service = _raw_key_to_pd_service()
+    receiver_keys = _raw_receiver_keys()
+    config = ORG / "alertmanager" / "alertmanager.yml"
+    expected = set()
+    for sr in g.alert_rules():
+        labels = resolver.labels_of(sr).fixed
+        receivers = amtool_routes_test(config, labels)
+        reached = {key_to_service.get(k) for r in receivers for k in receiver_keys.get(r, [])}
+        if reached & their_services:
+            expected.add((sr.rule.name, sr.rule.location.line))
+    assert expected, "the oracle found nothing: the test would be vacuous"
+    assert got == expected
+
+
+def test_service_view_facts(demo_graph) -> None:
+    g, now = demo_graph
+    r = PagingResolver(g)
+    checkout = r.service_pages("checkout", now)
+    err = next(a for a in checkout.alerts if a.alert == "CheckoutHighErrorRate")
+    pd = next(p for p in err.paths if p.pagerduty_service)
+    assert pd.outcome == "pages" and pd.level == 1 and [x.id for x in pd.people_now] == ["ben"]
+    assert pd.levels[0].next is not None and pd.levels[0].next.person.id == "clara"
+    assert pd.time_to_page_s == err.for_s + pd.group_wait_s
+    assert err.runbook and err.fired_30d is not None
+    maint = r.service_pages("catalog-api", now)
+    assert maint.paging_alerts == 0 and "maintenance window" in (maint.why_nothing_pages or "")
+    unowned = r.service_pages("legacy-cron", now)
+    assert unowned.alerts == [] and "no alert rules" in (unowned.why_nothing_pages or "")
+
+
+def _graph(
+    rule_expr: str, route: Route, receivers: list[Receiver], pd: PagerDutyFacts, services: list[Service]
+) -> OwnershipGraph:
+    now = datetime.fromisoformat("2026-11-16T09:30:00+00:00")
+
+    def res(name: str, facts) -> SourceResult:
+        return SourceResult(status=SourceStatus(name=name, kind=facts.kind, ok=True, collected_at=now), facts=facts)
+
+    snap = Snapshot(
+        taken_at=now,
+        now=now,
+        sources=[
+            res("catalog", CatalogFacts(services=services)),
+            res(
+                "prom",
+                PrometheusFacts(
+                    rules=[
+                        Rule(
+                            type="alerting",
+                            name="HighErrors",
+                            expr=rule_expr,
+                            group="g",
+                            for_s=60,
+                            labels={"severity": "critical"},
+                        )
+                    ]
+                ),
+            ),
+            res("am", AlertmanagerFacts(route=route, receivers=receivers)),
+            res("pd", pd),
+        ],
+    )
+    return OwnershipGraph.build(snap)
+
+
+def test_open_label_is_resolved_symbolically() -> None:
+    """`sum by (service)` leaves `service` open: each value the tree tests gives its own path."""
+    route = Route(
+        receiver="default",
+        routes=[
+            Route(receiver="pd-a", matchers=[Matcher(name="service", op="=", value="a")]),
+            Route(receiver="pd-b", matchers=[Matcher(name="service", op="=~", value="b|c")]),
+        ],
+    )
+    receivers = [
+        Receiver(name="default"),
+        Receiver(name="pd-a", pagerduty=[PagerDutyTarget(key_fingerprint="fp-a")]),
+        Receiver(name="pd-b", pagerduty=[PagerDutyTarget(key_fingerprint="fp-b")]),
+    ]
+    pd = PagerDutyFacts(
+        services=[
+            PDService(
+                id="PA",
+                name="A",
+                escalation_policy_id="EP",
+                integrations=[PDIntegration(id="I1", type="events_api_v2_inbound_integration", key_fingerprint="fp-a")],
+            ),
+            PDService(
+                id="PB",
+                name="B",
+                escalation_policy_id="EP",
+                integrations=[PDIntegration(id="I2", type="events_api_v2_inbound_integration", key_fingerprint="fp-b")],
+            ),
+        ],
+        escalation_policies=[
+            PDEscalationPolicy(
+                id="EP",
+                name="EP",
+                levels=[PDLevel(level=1, escalation_delay_in_minutes=5, targets=[PDTarget(type="user", id="U1")])],
+            )
+        ],
+        oncalls=[PDOnCall(user_id="U1", escalation_policy_id="EP", escalation_level=1)],
+    )
+    g = _graph('sum by (service) (rate(errors_total{code=~"5.."}[5m])) > 1', route, receivers, pd, [])
+    r = PagingResolver(g)
+    a = r.resolve(g.alert_rules()[0], g.snapshot.now)
+    assert a.open_labels == ["service"]
+    by_cond = {p.condition["service"]: (p.receiver, p.outcome) for p in a.paths}
+    assert by_cond == {
+        "a": ("pd-a", "pages"),
+        "b|c": ("pd-b", "pages"),
+        "<any other value>": ("default", "nobody"),
+    }
+    assert a.pages
+
+
+def test_pinned_label_takes_one_path() -> None:
+    route = Route(
+        receiver="default", routes=[Route(receiver="pd-a", matchers=[Matcher(name="service", op="=", value="a")])]
+    )
+    receivers = [Receiver(name="default", integrations=["email"]), Receiver(name="pd-a")]
+    g = _graph('errors_total{service="zzz"} > 1', route, receivers, PagerDutyFacts(), [])
+    a = PagingResolver(g).resolve(g.alert_rules()[0], g.snapshot.now)
+    assert [(p.receiver, p.outcome) for p in a.paths] == [("default", "notifies")]
+    assert a.notifies_only and not a.pages
