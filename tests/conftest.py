@@ -82,3 +82,8 @@ def shared_dir() -> Path:
 # ===================================================================================
 # END real-server fixtures
 # ===================================================================================
+
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False, help="rewrite golden expected files")

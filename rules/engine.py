@@ -1,0 +1,192 @@
+"""Runs the checks: a graph and a rule pack in, findings out (pure; no network, no database)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.errors import InputError
+from collectors.validate import validate
+from collectors.yamlfile import load_one
+from rules.findings import SEVERITY_RANK, Finding, Severity
+from rules.graph import OwnershipGraph
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckSettings(_Strict):
+    enabled: bool | None = Field(None, description="turn the check off (or back on)")
+    severity: Severity | None = Field(None, description="override the check's severity")
+    params: dict[str, Any] = Field(default_factory=dict, description="thresholds, as the check's doc page lists")
+
+
+class Override(_Strict):
+    team: str | None = Field(None, description="applies to this team's services")
+    service: str | None = Field(None, description="applies to this service (wins over team)")
+    checks: dict[str, CheckSettings] = Field(default_factory=dict, description="check id -> settings")
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> Override:
+        if (self.team is None) == (self.service is None):
+            raise ValueError("an override names exactly one of team or service")
+        return self
+
+
+class Snooze(_Strict):
+    check: str = Field(description="check id")
+    service: str | None = Field(None, description="only this service (any when omitted)")
+    subject: str | None = Field(None, description="only this subject (alert, policy, queue...)")
+    until: date = Field(description="the snooze expires at the start of this day (UTC)")
+    reason: str = Field(description="why, for the next reader")
+
+
+class RulePack(_Strict):
+    apiVersion: str = Field(description="ownership-agent/v1")
+    kind: str = Field(description="RulePack")
+    checks: dict[str, CheckSettings] = Field(default_factory=dict, description="check id -> defaults")
+    overrides: list[Override] = Field(default_factory=list, description="per team or service")
+    snoozes: list[Snooze] = Field(default_factory=list, description="findings hidden until a date")
+
+
+def default_pack_path() -> Path:
+    with __import__("importlib.resources").resources.as_file(files("rules") / "packs" / "default.yaml") as p:
+        return Path(p)
+
+
+def load_pack(path: Path | str | None = None) -> RulePack:
+    p = Path(path) if path else default_pack_path()
+    doc = load_one(p)
+    pack = validate(RulePack, doc)
+    known = set(check_ids())
+    for cid in pack.checks:
+        if cid not in known:
+            raise InputError(f"unknown check id {cid!r}", file=str(p), line=doc.line_of("checks", cid))
+    for i, o in enumerate(pack.overrides):
+        for cid in o.checks:
+            if cid not in known:
+                raise InputError(f"unknown check id {cid!r}", file=str(p), line=doc.line_of("overrides", i, "checks", cid))
+    for i, s in enumerate(pack.snoozes):
+        if s.check not in known:
+            raise InputError(f"unknown check id {s.check!r}", file=str(p), line=doc.line_of("snoozes", i, "check"))
+    return pack
+
+
+def merge_packs(base: RulePack, extra: RulePack) -> RulePack:
+    """`extra` (the config's) on top of `base` (the default pack)."""
+    checks = {k: v.model_copy(deep=True) for k, v in base.checks.items()}
+    for cid, s in extra.checks.items():
+        cur = checks.setdefault(cid, CheckSettings())
+        if s.enabled is not None:
+            cur.enabled = s.enabled
+        if s.severity is not None:
+            cur.severity = s.severity
+        cur.params.update(s.params)
+    return RulePack(apiVersion=base.apiVersion, kind=base.kind, checks=checks,
+                    overrides=[*base.overrides, *extra.overrides], snoozes=[*base.snoozes, *extra.snoozes])
+
+
+def check_ids() -> list[str]:
+    from rules.checks import CHECKS
+
+    return [c.id for c in CHECKS]
+
+
+@dataclass
+class CheckContext:
+    """What a check reads: the graph, the paging resolver, the instant, and its thresholds."""
+
+    graph: OwnershipGraph
+    now: datetime
+    pack: RulePack
+    _team_of_service: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._team_of_service = {s.name: s.team for s in self.graph.catalog.services}
+
+    @cached_property
+    def paging(self) -> Any:
+        from rules.paging import PagingResolver
+
+        return PagingResolver(self.graph)
+
+    @cached_property
+    def alerts(self) -> list[Any]:
+        """Every alerting rule resolved to its paging paths at `now` (computed once, shared by checks)."""
+        return [self.paging.resolve(sr, self.now) for sr in self.graph.alert_rules()]
+
+    def team_of(self, service: str | None) -> str | None:
+        return self._team_of_service.get(service) if service else None
+
+    def _scoped(self, check_id: str, service: str | None) -> list[CheckSettings]:
+        """Settings from general to specific: pack default, team override, service override."""
+        out = []
+        if check_id in self.pack.checks:
+            out.append(self.pack.checks[check_id])
+        team = self.team_of(service)
+        for o in self.pack.overrides:
+            if o.team and o.team == team and check_id in o.checks:
+                out.append(o.checks[check_id])
+        for o in self.pack.overrides:
+            if o.service and o.service == service and check_id in o.checks:
+                out.append(o.checks[check_id])
+        return out
+
+    def param(self, check_id: str, name: str, service: str | None = None, default: Any = None) -> Any:
+        value = default
+        for s in self._scoped(check_id, service):
+            if name in s.params:
+                value = s.params[name]
+        return value
+
+    def enabled(self, check_id: str, service: str | None = None) -> bool:
+        on = True
+        for s in self._scoped(check_id, service):
+            if s.enabled is not None:
+                on = s.enabled
+        return on
+
+    def severity(self, check_id: str, default: Severity, service: str | None = None) -> Severity:
+        sev: Severity = default
+        for s in self._scoped(check_id, service):
+            if s.severity is not None:
+                sev = s.severity
+        return sev
+
+    def snoozed(self, f: Finding) -> bool:
+        for s in self.pack.snoozes:
+            if s.check != f.check or self.now.date() >= s.until:
+                continue
+            if s.service and s.service != f.service:
+                continue
+            if s.subject and s.subject != f.subject:
+                continue
+            return True
+        return False
+
+
+def run_checks(graph: OwnershipGraph, now: datetime, pack: RulePack | None = None,
+               only: set[str] | None = None) -> list[Finding]:
+    """Every enabled check's findings, severities and snoozes applied, in a stable order."""
+    from rules.checks import CHECKS
+
+    ctx = CheckContext(graph=graph, now=now, pack=pack or load_pack())
+    out: list[Finding] = []
+    for check in CHECKS:
+        if only and check.id not in only:
+            continue
+        for f in check().run(ctx):
+            if not ctx.enabled(f.check, f.service) or ctx.snoozed(f):
+                continue
+            f.severity = ctx.severity(f.check, f.severity, f.service)
+            f.team = f.team or ctx.team_of(f.service)
+            out.append(f)
+    out.sort(key=lambda f: (-SEVERITY_RANK[f.severity], f.check, f.service or "", f.subject))
+    return out
