@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from rules.findings import Finding
+
 
 class SourceState(BaseModel):
     name: str
@@ -45,3 +47,4 @@ class Summary(BaseModel):
     unowned_services: list[str]
     on_call_now: list[OnCallNow]
     sources: list[SourceState]
+    findings: list[Finding] = Field(default_factory=list)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +56,9 @@ class RulePack(_Strict):
 
 
 def default_pack_path() -> Path:
-    with __import__("importlib.resources").resources.as_file(files("rules") / "packs" / "default.yaml") as p:
-        return Path(p)
+    # beside this module (package data); not importlib.resources: a `rules/` folder of Prometheus
+    # rule files in the working directory must not shadow the package
+    return Path(__file__).parent / "packs" / "default.yaml"
 
 
 def load_pack(path: Path | str | None = None) -> RulePack:
@@ -72,7 +72,9 @@ def load_pack(path: Path | str | None = None) -> RulePack:
     for i, o in enumerate(pack.overrides):
         for cid in o.checks:
             if cid not in known:
-                raise InputError(f"unknown check id {cid!r}", file=str(p), line=doc.line_of("overrides", i, "checks", cid))
+                raise InputError(
+                    f"unknown check id {cid!r}", file=str(p), line=doc.line_of("overrides", i, "checks", cid)
+                )
     for i, s in enumerate(pack.snoozes):
         if s.check not in known:
             raise InputError(f"unknown check id {s.check!r}", file=str(p), line=doc.line_of("snoozes", i, "check"))
@@ -89,8 +91,13 @@ def merge_packs(base: RulePack, extra: RulePack) -> RulePack:
         if s.severity is not None:
             cur.severity = s.severity
         cur.params.update(s.params)
-    return RulePack(apiVersion=base.apiVersion, kind=base.kind, checks=checks,
-                    overrides=[*base.overrides, *extra.overrides], snoozes=[*base.snoozes, *extra.snoozes])
+    return RulePack(
+        apiVersion=base.apiVersion,
+        kind=base.kind,
+        checks=checks,
+        overrides=[*base.overrides, *extra.overrides],
+        snoozes=[*base.snoozes, *extra.snoozes],
+    )
 
 
 def check_ids() -> list[str]:
@@ -172,8 +179,9 @@ class CheckContext:
         return False
 
 
-def run_checks(graph: OwnershipGraph, now: datetime, pack: RulePack | None = None,
-               only: set[str] | None = None) -> list[Finding]:
+def run_checks(
+    graph: OwnershipGraph, now: datetime, pack: RulePack | None = None, only: set[str] | None = None
+) -> list[Finding]:
     """Every enabled check's findings, severities and snoozes applied, in a stable order."""
     from rules.checks import CHECKS
 

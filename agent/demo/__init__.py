@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from importlib.resources import as_file, files
 from pathlib import Path
 
 
 def org_dir() -> Path:
     """The demo organisation's folder (installed package data or the source tree)."""
-    res = files("agent.demo") / "org"
-    with as_file(res) as p:  # a plain folder for any normal install
-        return Path(p)
+    return Path(__file__).parent / "org"  # package data: a plain folder in any wheel install
 
 
 def config_path() -> Path:

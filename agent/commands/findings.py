@@ -1,0 +1,113 @@
+"""`ownership findings`: the gaps, as a table, JSON or SARIF 2.1.0; exit 1 with --fail-on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from agent import cli
+from agent.errors import InputError
+from rules.findings import SARIF_LEVEL, SEVERITY_RANK, Finding
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def compute(check: str | None = None) -> list[Finding]:
+    from rules.engine import check_ids, run_checks
+    from rules.graph import OwnershipGraph
+
+    if check and check not in check_ids():
+        raise InputError(f"unknown check id {check!r}", source="findings")
+    snap, now = cli.current_snapshot()
+    loaded = cli._loaded()
+    return run_checks(OwnershipGraph.build(snap), now, loaded.pack(), only={check} if check else None)
+
+
+def findings_cmd(
+    service: str | None = typer.Option(None, "--service", help="only this service"),
+    team: str | None = typer.Option(None, "--team", help="only this team"),
+    check: str | None = typer.Option(None, "--check", help="only this check id, e.g. OWN004"),
+    fail_on: str | None = typer.Option(
+        None, "--fail-on", help="exit 1 when a finding at or above critical|warning|info exists"
+    ),
+) -> None:
+    """Ownership gaps: SLOs without a page, alerts routed nowhere, uncovered hours, noisy alerts..."""
+    if fail_on is not None and fail_on not in SEVERITY_RANK:
+        raise InputError("--fail-on must be critical, warning or info", source="findings")
+    items = [
+        f for f in compute(check) if (service is None or f.service == service) and (team is None or f.team == team)
+    ]
+    fmt = cli.G.format
+    if fmt == "json":
+        cli.out.print(json.dumps([f.model_dump(mode="json") for f in items], indent=2), markup=False)
+    elif fmt == "sarif":
+        cli.out.print(json.dumps(to_sarif(items), indent=2), markup=False)
+    elif fmt == "table":
+        print_table(items)
+    else:
+        raise InputError(f"--format {fmt} is not available for findings (table, json, sarif)", source="findings")
+    if fail_on is not None and any(SEVERITY_RANK[f.severity] >= SEVERITY_RANK[fail_on] for f in items):
+        raise typer.Exit(1)
+
+
+def print_table(items: list[Finding]) -> None:
+    t = Table(title=f"{len(items)} findings", title_justify="left")
+    for col in ("check", "severity", "service", "team", "subject", "summary"):
+        t.add_column(col)
+    colour = {"critical": "red", "warning": "yellow", "info": "blue"}
+    for f in items:
+        c = colour[f.severity]
+        t.add_row(f.check, f"[{c}]{f.severity}[/{c}]", f.service or "-", f.team or "-", str(f.subject), f.summary)
+    cli.out.print(t)
+
+
+def to_sarif(items: list[Finding]) -> dict[str, Any]:
+    """SARIF 2.1.0: one run, a rule per check, file and line locations where the finding has one."""
+    from rules.checks import CHECKS
+
+    docs = Path("docs") / "checks"
+    rules = [
+        {
+            "id": c.id,
+            "name": c.__name__,
+            "shortDescription": {"text": c.summary},
+            "properties": {"doc": (docs / f"{c.id}.md").as_posix()},
+            "defaultConfiguration": {"level": SARIF_LEVEL[c.severity]},
+        }
+        for c in CHECKS
+    ]
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for f in items:
+        res: dict[str, Any] = {
+            "ruleId": f.check,
+            "ruleIndex": index.get(f.check, 0),
+            "level": SARIF_LEVEL[f.severity],
+            "message": {"text": f.summary + (f"\nFix: {f.fix.summary}" if f.fix else "")},
+            "partialFingerprints": {"ownership/v1": "|".join(str(x) for x in f.key)},
+            "properties": {"service": f.service, "team": f.team, "subject": f.subject},
+        }
+        file, line = f.primary_location()
+        if file:
+            loc: dict[str, Any] = {"artifactLocation": {"uri": _uri(file)}}
+            if line:
+                loc["region"] = {"startLine": line}
+            res["locations"] = [{"physicalLocation": loc}]
+        results.append(res)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "ownership-agent", "rules": rules}}, "results": results}],
+    }
+
+
+def _uri(file: str) -> str:
+    p = Path(file)
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()

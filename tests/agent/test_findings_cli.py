@@ -1,0 +1,94 @@
+"""`ownership findings`: JSON, SARIF 2.1.0, --fail-on exit codes, config overrides, snoozes, unknown ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASE = Path(__file__).parent.parent / "rules" / "checks" / "testdata" / "OWN001" / "bad"
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Path:
+    dest = tmp_path / "org"
+    shutil.copytree(CASE, dest, ignore=shutil.ignore_patterns(".ownership", "expected.json"))
+    return dest
+
+
+def run(org: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "agent", "findings", "--config", str(org / "ownership.yaml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=org,
+        env=env,
+    )
+
+
+def test_json_has_the_documented_fields(org: Path) -> None:
+    p = run(org, "--format", "json", "--check", "OWN001")
+    assert p.returncode == 0, p.stderr
+    items = json.loads(p.stdout)
+    assert {(f["check"], f["subject"]) for f in items} == {("OWN001", "ledger"), ("OWN001", "search")}
+    for f in items:
+        assert {"check", "severity", "service", "team", "summary", "evidence", "fix"} <= set(f)
+        assert isinstance(f["fix"], dict) and "rules_yaml" in f["fix"]
+
+
+def test_sarif_locations(org: Path) -> None:
+    p = run(org, "--format", "sarif", "--service", "ledger")
+    assert p.returncode == 0, p.stderr
+    sarif = json.loads(p.stdout)
+    assert sarif["version"] == "2.1.0"
+    run0 = sarif["runs"][0]
+    ids = [r["id"] for r in run0["tool"]["driver"]["rules"]]
+    assert "OWN001" in ids
+    [res] = [r for r in run0["results"] if r["ruleId"] == "OWN001"]
+    assert res["level"] == "error"
+    loc = res["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "catalog.yaml"
+    assert loc["region"]["startLine"] == 26
+    assert run0["tool"]["driver"]["rules"][res["ruleIndex"]]["id"] == "OWN001"
+
+
+def test_fail_on(org: Path) -> None:
+    assert run(org, "--fail-on", "critical").returncode == 1
+    assert run(org, "--fail-on", "info", "--service", "checkout").returncode == 0
+    bad = run(org, "--fail-on", "fatal")
+    assert bad.returncode == 2 and "--fail-on" in bad.stderr
+
+
+def test_override_and_snooze_from_config(org: Path) -> None:
+    cfg = org / "ownership.yaml"
+    base = cfg.read_text()
+    cfg.write_text(base + "checks:\n  overrides:\n    - service: ledger\n      checks: {OWN001: {severity: info}}\n")
+    items = json.loads(run(org, "--format", "json", "--check", "OWN001").stdout)
+    assert {f["subject"]: f["severity"] for f in items} == {"ledger": "info", "search": "critical"}
+    cfg.write_text(
+        base + "checks:\n  snoozes:\n    - {check: OWN001, subject: search, until: 2026-12-01, reason: new team}\n"
+    )
+    items = json.loads(run(org, "--format", "json", "--check", "OWN001").stdout)
+    assert [f["subject"] for f in items] == ["ledger"]
+    # an expired snooze hides nothing (the case's instant is 2026-11-16)
+    cfg.write_text(
+        base + "checks:\n  snoozes:\n    - {check: OWN001, subject: search, until: 2026-11-01, reason: old}\n"
+    )
+    items = json.loads(run(org, "--format", "json", "--check", "OWN001").stdout)
+    assert sorted(f["subject"] for f in items) == ["ledger", "search"]
+
+
+def test_unknown_check_id_in_config_is_bad_input(org: Path) -> None:
+    cfg = org / "ownership.yaml"
+    cfg.write_text(cfg.read_text() + "checks:\n  checks:\n    OWN404: {enabled: false}\n")
+    p = run(org)
+    assert p.returncode == 2
+    assert "unknown check id 'OWN404'" in p.stderr and "ownership.yaml:" in p.stderr
+    assert "Traceback" not in p.stderr
