@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +17,7 @@ from agent.store.models import SnapshotRow, SourceRunRow
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+COLLECT_LOCK_ID = 0x0A6E7  # advisory lock key: "one collector at a time"
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -105,6 +108,57 @@ class Store:
         with self.session() as s:
             rows = s.scalars(select(SnapshotRow).order_by(SnapshotRow.id.desc()).limit(limit)).all()
             return [(r.id, _aware(r.taken_at), _aware(r.now)) for r in rows]  # type: ignore[misc]
+
+    def prune(self, keep_days: float, now: datetime | None = None) -> int:
+        """Retention: every snapshot of the last `keep_days`, then one per UTC day (its last); returns deleted count."""
+        now = now or datetime.now(UTC)
+        cutoff = now - timedelta(days=keep_days)
+        with self.session.begin() as s:
+            old = s.execute(select(SnapshotRow.id, SnapshotRow.taken_at).where(SnapshotRow.taken_at < cutoff)).all()
+            keep: dict[str, tuple[datetime, int]] = {}
+            for sid, taken in old:
+                taken = _aware(taken)
+                day = taken.date().isoformat()
+                if day not in keep or (taken, sid) > keep[day]:
+                    keep[day] = (taken, sid)
+            kept = {sid for _, sid in keep.values()}
+            doomed = [sid for sid, _ in old if sid not in kept]
+            if doomed:
+                s.execute(delete(SourceRunRow).where(SourceRunRow.snapshot_id.in_(doomed)))
+                s.execute(delete(SnapshotRow).where(SnapshotRow.id.in_(doomed)))
+            return len(doomed)
+
+    @contextmanager
+    def collector_lock(self) -> Iterator[bool]:
+        """Exactly one collector at a time across replicas: a PostgreSQL advisory lock (session level),
+        or an exclusive file lock beside a SQLite file. Yields whether this process holds it."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({COLLECT_LOCK_ID})").scalar())
+                try:
+                    yield got
+                finally:
+                    if got:
+                        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({COLLECT_LOCK_ID})")
+                    conn.commit()
+            return
+        import fcntl
+
+        db = self.engine.url.database
+        path = Path(f"{db}.collect.lock") if db and db != ":memory:" else None
+        if path is None:
+            yield True
+            return
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -77,3 +77,40 @@ def test_store_never_holds_a_routing_key(store: Store, org: Path) -> None:
     blob = "\n".join(r[0] or "" for r in rows)
     assert "0123456789abcdef0123456789abcdef" not in blob
     assert "sha256:" in blob  # the fingerprint that joins receiver and integration
+
+
+def _empty_snapshot(at: datetime) -> Snapshot:
+    return Snapshot(taken_at=at, now=at, sources=[])
+
+
+def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
+    store.migrate()
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    ids = {}
+    for day in range(10):
+        for hour in (1, 12, 23):
+            at = base + timedelta(days=day, hours=hour)
+            ids[at] = store.save(_empty_snapshot(at))
+    now = base + timedelta(days=10)
+    deleted = store.prune(keep_days=3, now=now)
+    left = {h[1] for h in store.history(limit=100)}
+    cutoff = now - timedelta(days=3)
+    recent = {at for at in ids if at >= cutoff}
+    daily_last = {at for at in ids if at < cutoff and at.hour == 23}
+    assert left == recent | daily_last
+    assert deleted == len(ids) - len(left)
+    assert store.prune(keep_days=3, now=now) == 0
+
+
+def test_collector_lock_is_exclusive(store: Store) -> None:
+    store.migrate()
+    other = Store(store.url)
+    try:
+        with store.collector_lock() as first:
+            assert first
+            with other.collector_lock() as second:
+                assert not second
+        with other.collector_lock() as again:
+            assert again
+    finally:
+        other.close()
