@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.errors import InputError
@@ -15,6 +16,8 @@ from collectors.validate import validate
 from collectors.yamlfile import load_one
 from rules.findings import SEVERITY_RANK, Finding, Severity
 from rules.graph import OwnershipGraph
+
+tracer = trace.get_tracer("ownership-agent.rules")
 
 
 class _Strict(BaseModel):
@@ -190,7 +193,9 @@ def run_checks(
     for check in CHECKS:
         if only and check.id not in only:
             continue
-        for f in check().run(ctx):
+        with tracer.start_as_current_span(f"check {check.id}"):
+            found = list(check().run(ctx))
+        for f in found:
             if not ctx.enabled(f.check, f.service) or ctx.snoozed(f):
                 continue
             f.severity = ctx.severity(f.check, f.severity, f.service)
