@@ -28,6 +28,10 @@ class InputError(OwnershipError):
     """A file or answer that cannot be read as what it claims to be."""
 
 
+class NotFoundError(InputError):
+    """A named thing (service, engineer, team, snapshot) that the snapshot does not have (API 404)."""
+
+
 class ConfigError(InputError):
     """The agent's own config is wrong."""
 

@@ -1,4 +1,9 @@
-"""Alertmanager collector (files): alertmanager.yml, recorded silences and alerts."""
+"""Alertmanager collector: a live Alertmanager's API v2, or alertmanager.yml with recorded silences and alerts.
+
+A running Alertmanager shows routing keys as `<secret>`: the join to PagerDuty then goes through
+the config file (when also configured), the key files the running config names, or the catalog
+annotation `pagerduty.com/integration-key`; the source status says which.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from agent.config import AlertmanagerSource
 from agent.errors import InputError, SourceError
 from collectors import Collected
 from collectors.alertmanager_config import load_alertmanager_config
-from collectors.facts import FiringAlert, Matcher, SilenceFact
+from collectors.facts import AlertmanagerFacts, FiringAlert, Matcher, PagerDutyTarget, SilenceFact
+from collectors.http import JsonApi, SourceBadAnswer
+from collectors.secrets import fingerprint
 
 
 def _ts(v: str) -> datetime:
@@ -66,6 +73,11 @@ def _read_list(path: Path) -> list[dict]:
     return body
 
 
+def _am_version(status: dict) -> str:
+    v = (status.get("versionInfo") or {}).get("version")
+    return f"Alertmanager {v}" if v else "Alertmanager"
+
+
 class AlertmanagerCollector:
     kind: ClassVar[str] = "alertmanager"
     config_model = AlertmanagerSource
@@ -74,10 +86,13 @@ class AlertmanagerCollector:
         self.config = config
         self.name = config.name
         self.base = base
+        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
+        if self.config.url:
+            return self._collect_live()
         if not self.config.config_file:
-            raise SourceError("live Alertmanager collection is not implemented yet; set config_file", source=self.name)
+            raise SourceError("set url (live) or config_file", source=self.name)
         facts = load_alertmanager_config(self.base / self.config.config_file)
         try:
             if self.config.silences_file:
@@ -90,3 +105,106 @@ class AlertmanagerCollector:
         if facts.ignored_fields:
             detail += f"; newer fields read but not evaluated: {', '.join(sorted(set(facts.ignored_fields)))}"
         return Collected(facts, detail=detail)
+
+    # -- live ------------------------------------------------------------------------
+    def _api(self) -> JsonApi:
+        token = self.config.auth.resolve(self.base, f"{self.name}.auth") if self.config.auth else None
+        assert self.config.url is not None
+        return JsonApi(
+            self.config.url,
+            source=self.name,
+            timeout_s=self.config.timeout_s,
+            retries=self.config.retries,
+            token=token,
+            transport=self.transport,
+        )
+
+    def _collect_live(self) -> Collected:
+        with self._api() as api:
+            status = api.get_json("/api/v2/status")
+            try:
+                original = status["config"]["original"]
+                if not isinstance(original, str):
+                    raise TypeError("config.original is not a string")
+            except (KeyError, TypeError) as e:
+                raise api.bad_answer("/api/v2/status", f"no config.original ({e})") from None
+            try:
+                facts = load_alertmanager_config(f"{self.name}:/api/v2/status", text=original)
+            except InputError as e:
+                raise SourceBadAnswer(f"running config: {e}", source=self.name) from None
+            alerts = api.get_json("/api/v2/alerts")
+            silences = api.get_json("/api/v2/silences")
+            requests = api.requests
+        if not isinstance(alerts, list) or not isinstance(silences, list):
+            raise SourceBadAnswer("/api/v2/alerts and /api/v2/silences must answer JSON lists", source=self.name)
+        try:
+            facts.alerts = alerts_from_api(alerts)
+            facts.silences = silences_from_api(silences)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise SourceBadAnswer(
+                f"malformed Alertmanager API body: {type(e).__name__}: {e}", source=self.name
+            ) from None
+        facts.config_file = None
+        parts = [
+            f"live: running config of {_am_version(status)}",
+            f"{len(facts.alerts)} alerts, {len(facts.silences)} silences",
+        ]
+        parts.append(self._join_keys(facts))
+        if facts.ignored_fields:
+            parts.append(f"newer fields read but not evaluated: {', '.join(sorted(set(facts.ignored_fields)))}")
+        return Collected(facts, detail="; ".join(parts) + f" ({requests} requests)")
+
+    def _join_keys(self, facts: AlertmanagerFacts) -> str:
+        """Fill routing key fingerprints the running config hides; say how each PagerDuty target was joined."""
+        how: dict[str, int] = {}
+        file_targets: dict[tuple[str, int], PagerDutyTarget] = {}
+        differs: list[str] = []
+        if self.config.config_file:
+            path = self.base / self.config.config_file
+            from_file = load_alertmanager_config(path)
+            for r in from_file.receivers:
+                for i, t in enumerate(r.pagerduty):
+                    file_targets[(r.name, i)] = t
+            live_names = {r.name for r in facts.receivers}
+            file_names = {r.name for r in from_file.receivers}
+            if live_names != file_names:
+                differs = sorted(live_names ^ file_names)
+        keys_dir = Path(self.config.key_files_dir) if self.config.key_files_dir else None
+        if keys_dir is not None and not keys_dir.is_absolute():
+            keys_dir = self.base / keys_dir
+        for r in facts.receivers:
+            for i, t in enumerate(r.pagerduty):
+                via = "hidden"
+                ft = file_targets.get((r.name, i))
+                if ft is not None and ft.key_fingerprint:
+                    t.key_fingerprint = ft.key_fingerprint
+                    via = "config file"
+                elif t.key_fingerprint and t.key_file:
+                    via = "key file"  # the loader read the file at the path Alertmanager uses
+                elif t.key_file and keys_dir is not None:
+                    key = _read_key(keys_dir / Path(t.key_file).name)
+                    if key:
+                        t.key_fingerprint = fingerprint(key)
+                        via = "key file"
+                elif t.key_fingerprint:
+                    via = "running config"
+                how[via] = how.get(via, 0) + 1
+        if not how:
+            return "no PagerDuty receivers"
+        words = {
+            "config file": f"through the config file {self.config.config_file}",
+            "key file": "through the key files it names",
+            "running config": "from the running config",
+            "hidden": "hidden as <secret>: joined through the catalog annotation pagerduty.com/integration-key",
+        }
+        text = "PagerDuty keys: " + ", ".join(f"{n} {words[k]}" for k, n in how.items())
+        if differs:
+            text += f"; the config file and the running config differ (receivers {', '.join(differs)})"
+        return text
+
+
+def _read_key(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None

@@ -129,6 +129,12 @@ class CatalogBuilder:
                     line=doc.start_line,
                 )
 
+    def add_backstage_entity(self, entity: dict[str, Any], where: str) -> None:
+        """One entity as the Backstage catalog API answers it; `where` names it in errors and locations."""
+        if not isinstance(entity, dict):
+            raise InputError("a Backstage entity must be a JSON object", file=where)
+        self._add_backstage(Document(data=entity, file=where, start_line=1, text=""))
+
     def _loc(self, doc: Document, *path: str | int) -> Location:
         return Location(file=doc.file, line=doc.line_of(*path))
 

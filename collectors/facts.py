@@ -388,6 +388,7 @@ class QueueLag(Fact):
     labels: dict[str, str] = Field(default_factory=dict)
     metric: str
     query_name: str
+    service: str | None = Field(None, description="service a user-added query attributes the queue to")
 
 
 class AlertHistory(Fact):
@@ -399,12 +400,26 @@ class AlertHistory(Fact):
     episodes: list[tuple[datetime, datetime]] = Field(default_factory=list)
 
 
+class MetricGap(Fact):
+    """An alerting rule whose expr selects metrics that no series has."""
+
+    alertname: str
+    group: str
+    file: str | None = None
+    expr: str
+    missing: list[str] = Field(description="metric names the expr selects that have no series")
+    can_fire: bool = Field(description="False when the expr stays empty as long as those metrics have no series")
+
+
 class SignalsFacts(Fact):
     kind: Literal["prometheus_signals"] = "prometheus_signals"
     queue_lag: list[QueueLag] = Field(default_factory=list)
     alert_history: list[AlertHistory] = Field(default_factory=list)
     metric_names: list[str] | None = Field(None, description="every metric name with series; None: unknown")
     history_window_s: float = 30 * 86400
+    metric_gaps: list[MetricGap] = Field(
+        default_factory=list, description="alerting rules needing metrics without series (live collection)"
+    )
 
 
 class SlowQuery(Fact):

@@ -1,13 +1,19 @@
-"""PagerDuty collector: the export folder (the live API through the official client: later issue)."""
+"""PagerDuty collector: the export folder when `export_dir` is set, else the live REST API (pagerduty_live).
+
+I/O handed in (all optional): `now` (the instant the windows are computed from), `previous_facts`
+(this source's last good facts, for an incremental read) and `pagerduty_transport` (an httpx2
+transport, e.g. one that sends the https URL to a local fake).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import PagerDutySource
-from agent.errors import SourceError
 from collectors import Collected
+from collectors.facts import PagerDutyFacts
 from collectors.pagerduty_export import load_export_dir
 
 
@@ -19,9 +25,17 @@ class PagerDutyCollector:
         self.config = config
         self.name = config.name
         self.base = base
+        self.now: datetime | None = io.get("now")
+        prev = io.get("previous_facts")
+        self.previous_facts: PagerDutyFacts | None = prev if isinstance(prev, PagerDutyFacts) else None
+        self.transport = io.get("pagerduty_transport")
 
     def collect(self) -> Collected:
-        if not self.config.export_dir:
-            raise SourceError("live PagerDuty collection is not implemented yet; set export_dir", source=self.name)
-        facts = load_export_dir(self.base / self.config.export_dir, self.name)
-        return Collected(facts, detail=f"{len(facts.services)} services, {len(facts.incidents)} incidents")
+        if self.config.export_dir:
+            facts = load_export_dir(self.base / self.config.export_dir, self.name)
+            return Collected(facts, detail=f"{len(facts.services)} services, {len(facts.incidents)} incidents")
+        from collectors.pagerduty_live import LiveReader
+
+        reader = LiveReader(self.config, self.base, self.now or datetime.now(UTC), transport=self.transport)
+        facts, detail = reader.collect(self.previous_facts)
+        return Collected(facts, detail=detail)

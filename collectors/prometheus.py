@@ -1,16 +1,63 @@
-"""Prometheus collector (files): prometheus.yml and its rule files, plus extra rule globs."""
+"""Prometheus collector: a live server's HTTP API, or prometheus.yml and its rule files.
+
+Live: rules from `/api/v1/rules` (file = the rule's group file, line unknown unless the same
+rule files are also configured), `external_labels` and `alert_relabel_configs` from
+`/api/v1/status/config`, the Alertmanagers it sends to from `/api/v1/alertmanagers`.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import PrometheusSource
-from agent.errors import SourceError
+from agent.errors import InputError
 from collectors import Collected, expand_globs
-from collectors.facts import PrometheusFacts
+from collectors.facts import Location, PrometheusFacts, Rule
+from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
 from collectors.prometheus_rules import load_rule_file
+
+log = logging.getLogger("ownership.collect")
+
+
+def api_data(api: JsonApi, path: str, params: Any = None) -> Any:
+    """The `data` member of a Prometheus API answer (`{"status": "success", "data": ...}`)."""
+    body = api.get_json(path, params)
+    if not isinstance(body, dict) or "status" not in body:
+        raise api.bad_answer(path, "not a Prometheus API envelope (no `status`)")
+    if body["status"] != "success":
+        raise api.bad_answer(path, f"{body.get('errorType', 'error')}: {body.get('error', '?')}")
+    if "data" not in body:
+        raise api.bad_answer(path, "no `data`")
+    return body["data"]
+
+
+def rules_from_api(data: Any, source: str) -> list[Rule]:
+    """The `/api/v1/rules` data -> Rule facts (file = the group's file, line unknown)."""
+    try:
+        groups = data["groups"]
+        out: list[Rule] = []
+        for g in groups:
+            for r in g.get("rules") or []:
+                out.append(
+                    Rule(
+                        type="alerting" if r["type"] == "alerting" else "recording",
+                        name=r["name"],
+                        expr=r["query"],
+                        group=g["name"],
+                        group_interval_s=float(g["interval"]) if g.get("interval") is not None else None,
+                        for_s=float(r.get("duration") or 0.0),
+                        keep_firing_for_s=float(r.get("keepFiringFor") or 0.0),
+                        labels={str(k): str(v) for k, v in (r.get("labels") or {}).items()},
+                        annotations={str(k): str(v) for k, v in (r.get("annotations") or {}).items()},
+                        location=Location(file=g.get("file") or None, line=None),
+                    )
+                )
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SourceBadAnswer(f"malformed /api/v1/rules answer: {type(e).__name__}: {e}", source=source) from None
 
 
 class PrometheusCollector:
@@ -21,10 +68,16 @@ class PrometheusCollector:
         self.config = config
         self.name = config.name
         self.base = base
+        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
-        if self.config.url and not self.config.config_file:
-            raise SourceError("live Prometheus collection is not implemented yet; use files", source=self.name)
+        if self.config.url:
+            return self._collect_live()
+        facts, files = self._from_files()
+        return Collected(facts, detail=f"{len(facts.rules)} rules in {len(files)} files")
+
+    # -- files -----------------------------------------------------------------------
+    def _from_files(self) -> tuple[PrometheusFacts, list[Path]]:
         facts = PrometheusFacts()
         files: list[Path] = []
         if self.config.config_file:
@@ -36,7 +89,68 @@ class PrometheusCollector:
             facts.evaluation_interval_s = cfg.evaluation_interval_s
             files.extend(expand_globs(cfg_path.parent, cfg.rule_files))
         files.extend(expand_globs(self.base, self.config.rule_files))
-        for f in dict.fromkeys(files):
+        files = list(dict.fromkeys(files))
+        for f in files:
             facts.rules.extend(load_rule_file(f))
             facts.rule_files.append(str(f))
-        return Collected(facts, detail=f"{len(facts.rules)} rules in {len(facts.rule_files)} files")
+        return facts, files
+
+    # -- live ------------------------------------------------------------------------
+    def _api(self) -> JsonApi:
+        token = self.config.auth.resolve(self.base, f"{self.name}.auth") if self.config.auth else None
+        assert self.config.url is not None
+        return JsonApi(
+            self.config.url,
+            source=self.name,
+            timeout_s=self.config.timeout_s,
+            retries=self.config.retries,
+            token=token,
+            transport=self.transport,
+        )
+
+    def _collect_live(self) -> Collected:
+        with self._api() as api:
+            rules = rules_from_api(api_data(api, "/api/v1/rules"), self.name)
+            cfg_data = api_data(api, "/api/v1/status/config")
+            if not isinstance(cfg_data, dict) or not isinstance(cfg_data.get("yaml"), str):
+                raise api.bad_answer("/api/v1/status/config", "no `yaml` member")
+            try:
+                cfg = load_prometheus_config(f"{self.name}:/api/v1/status/config", text=cfg_data["yaml"], strict=False)
+            except InputError as e:
+                raise SourceBadAnswer(f"running config: {e}", source=self.name) from None
+            ams = api_data(api, "/api/v1/alertmanagers")
+            active = [a.get("url", "") for a in (ams or {}).get("activeAlertmanagers") or [] if isinstance(a, dict)]
+            requests = api.requests
+        facts = PrometheusFacts(
+            external_labels=cfg.external_labels,
+            alert_relabel_configs=cfg.alert_relabel_configs,
+            alertmanagers=[u for u in active if u] or cfg.alertmanagers,
+            evaluation_interval_s=cfg.evaluation_interval_s,
+            rules=rules,
+            rule_files=sorted({r.location.file for r in rules if r.location.file}),
+        )
+        detail = f"live: {len(rules)} rules in {len(facts.rule_files)} files ({requests} requests)"
+        if self.config.config_file or self.config.rule_files:
+            detail += "; " + self._add_lines(facts)
+        return Collected(facts, detail=detail)
+
+    def _add_lines(self, facts: PrometheusFacts) -> str:
+        """Line numbers from the same rule files read locally (matched by group and name, in order).
+
+        Not by expr: Prometheus answers each expr re-printed from its syntax tree.
+        """
+        try:
+            local, _ = self._from_files()
+        except InputError as e:
+            log.warning("source=%s rule files for line numbers unreadable: %s", self.name, e)
+            return f"line numbers unavailable: {e}"
+        where: dict[tuple[str, str], list[Location]] = {}
+        for r in local.rules:
+            where.setdefault((r.group, r.name), []).append(r.location)
+        found = 0
+        for r in facts.rules:
+            locs = where.get((r.group, r.name))
+            if locs:
+                r.location = locs.pop(0).model_copy()
+                found += 1
+        return f"{found} of {len(facts.rules)} rules found in the local rule files"

@@ -58,14 +58,18 @@ class PrometheusConfig:
         self.evaluation_interval_s = evaluation_interval_s
 
 
-def load_prometheus_config(path: Path | str) -> PrometheusConfig:
+def load_prometheus_config(path: Path | str, text: str | None = None, strict: bool = True) -> PrometheusConfig:
+    """Read prometheus.yml (or `text`, e.g. a live /api/v1/status/config, named `path`).
+
+    `strict=False` accepts top-level keys newer than this reader: a running server already accepted them.
+    """
     p = Path(path)
-    doc = load_one(p)
+    doc = load_one(p, text)
     data = doc.data
     if not isinstance(data, dict):
         raise InputError("prometheus.yml must be a mapping", file=str(p), line=doc.start_line)
     for k in data:
-        if k not in _TOP_KEYS:
+        if k not in _TOP_KEYS and strict:
             raise InputError(f"field {k} not found in type config.plain", file=str(p), line=doc.line_of(k))
     glob_ = data.get("global") or {}
     ext = {str(k): str(v) for k, v in (glob_.get("external_labels") or {}).items()}

@@ -9,11 +9,9 @@ from typing import Any
 
 from agent.errors import InputError
 from collectors.facts import AlertHistory, PostgresFacts, QueueLag, SignalsFacts, SlowQuery
+from collectors.queue_queries import QUEUE_LABEL, QUEUE_UNIT
 
 QUEUE_KINDS = ("kafka", "rabbitmq", "sqs", "celery", "redis")
-# Label naming the queue in each exporter's series.
-QUEUE_LABEL = {"kafka": "topic", "rabbitmq": "queue", "sqs": "queue_name", "celery": "queue_name", "redis": "queue"}
-QUEUE_UNIT = {"kafka": "messages", "rabbitmq": "messages", "sqs": "seconds", "celery": "messages", "redis": "messages"}
 SHORT_EPISODE_S = 300.0
 
 
@@ -45,20 +43,22 @@ def signals_from_queries(queries: dict[str, Any], step_s: float = 300.0) -> Sign
     for name, q in queries.items():
         if not name.startswith("queue_lag:"):
             continue
-        kind = name.split(":", 1)[1]
+        kind = name.split(":")[1]  # queue_lag:<kind> (built-in) or queue_lag:<kind>:<name> (added)
+        label = q.get("queue_label") or QUEUE_LABEL.get(kind, "queue")
         data = q.get("data") or {}
         for series in data.get("result") or []:
             metric = series.get("metric") or {}
-            qname = metric.get(QUEUE_LABEL.get(kind, "queue")) or metric.get("queue") or metric.get("topic") or "?"
+            qname = metric.get(label) or metric.get("queue") or metric.get("topic") or "?"
             lags.append(
                 QueueLag(
                     queue=qname,
                     kind=kind,
                     value=float(series["value"][1]),
-                    unit=QUEUE_UNIT.get(kind, "messages"),
+                    unit=q.get("unit") or QUEUE_UNIT.get(kind, "messages"),
                     labels={k: v for k, v in metric.items() if k != "__name__"},
                     metric=_metric_name(q.get("query", "")),
                     query_name=name,
+                    service=q.get("service"),
                 )
             )
     history: list[AlertHistory] = []
@@ -76,10 +76,14 @@ def signals_from_queries(queries: dict[str, Any], step_s: float = 300.0) -> Sign
 
 
 def _metric_name(query: str) -> str:
-    import re
+    """The metric a queue query reads (the first it selects), else the query itself."""
+    from collectors.promql_metrics import selected_metrics
 
-    m = re.search(r"\(([a-zA-Z_:][a-zA-Z0-9_:]*)", query) or re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)", query)
-    return m.group(1) if m else query
+    try:
+        names = selected_metrics(query)
+    except Exception:  # promql_parser raises ValueError / RuntimeError on what it cannot parse
+        return query
+    return sorted(names)[0] if names else query
 
 
 def _history(series: dict, step: float) -> AlertHistory:
