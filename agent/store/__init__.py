@@ -116,8 +116,8 @@ class Store:
         with self.session.begin() as s:
             old = s.execute(select(SnapshotRow.id, SnapshotRow.taken_at).where(SnapshotRow.taken_at < cutoff)).all()
             keep: dict[str, tuple[datetime, int]] = {}
-            for sid, taken in old:
-                taken = _aware(taken)
+            for sid, raw in old:
+                taken = raw if raw.tzinfo else raw.replace(tzinfo=UTC)
                 day = taken.date().isoformat()
                 if day not in keep or (taken, sid) > keep[day]:
                     keep[day] = (taken, sid)

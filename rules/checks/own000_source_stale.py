@@ -26,8 +26,16 @@ class SourceStale:
                 severity="critical" if not st.ok and res.facts is None else self.severity,
                 subject=st.name,
                 summary=f"source {st.name} ({st.kind}) {what}: {st.error or st.detail}; {kept}",
-                evidence=[Evidence(source=st.name, kind=st.kind, observed_at=st.last_success_at,
-                                   values={"ok": st.ok, "stale": st.stale, "error": st.error, "detail": st.detail})],
-                fix=Fix(summary="make the source reachable again, or refresh its recording; "
-                                "`ownership check-config` names the file and line of a bad input"),
+                evidence=[
+                    Evidence(
+                        source=st.name,
+                        kind=st.kind,
+                        observed_at=st.last_success_at,
+                        values={"ok": st.ok, "stale": st.stale, "error": st.error, "detail": st.detail},
+                    )
+                ],
+                fix=Fix(
+                    summary="make the source reachable again, or refresh its recording; "
+                    "`ownership check-config` names the file and line of a bad input"
+                ),
             )

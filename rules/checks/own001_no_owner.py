@@ -21,11 +21,21 @@ class NoOwner:
             if s.team:
                 continue
             yield Finding(
-                check=self.id, severity=self.severity, service=s.name, subject=s.name,
+                check=self.id,
+                severity=self.severity,
+                service=s.name,
+                subject=s.name,
                 summary=f"service {s.name} has no owning team: nobody is answerable when it fails",
-                evidence=[Evidence(source=src.name if src else "catalog", kind="catalog",
-                                   observed_at=src.last_success_at if src else None,
-                                   file=s.location.file, line=s.location.line, values={"team": None})],
+                evidence=[
+                    Evidence(
+                        source=src.name if src else "catalog",
+                        kind="catalog",
+                        observed_at=src.last_success_at if src else None,
+                        file=s.location.file,
+                        line=s.location.line,
+                        values={"team": None},
+                    )
+                ],
                 fix=Fix(summary=f"set `team:` on service {s.name} in the catalog (or spec.owner in Backstage)"),
             )
         on_call = {o.escalation_policy_id for o in g.oncall_at(ctx.now)}
@@ -34,8 +44,15 @@ class NoOwner:
                 continue
             if not any(ep in on_call for ep in t.escalation_policies):
                 yield Finding(
-                    check=self.id, severity=self.severity, team=t.name, subject=t.name,
+                    check=self.id,
+                    severity=self.severity,
+                    team=t.name,
+                    subject=t.name,
                     summary=f"team {t.name} has nobody on call at {ctx.now.isoformat()} in any of its escalation policies",
-                    evidence=[Evidence(source="pagerduty", kind="pagerduty", values={"escalation_policies": t.escalation_policies})],
+                    evidence=[
+                        Evidence(
+                            source="pagerduty", kind="pagerduty", values={"escalation_policies": t.escalation_policies}
+                        )
+                    ],
                     fix=Fix(summary="add people to the team's schedules, or place a user directly on a level"),
                 )

@@ -29,7 +29,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 def demo_json(cwd: Path, env: dict[str, str], extra: list[str] | None = None) -> dict:
     proc = run(["-m", "agent", "demo", "--format", "json", *(extra or [])], cwd, env)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    # file sources are observed when collected (wall clock): compare findings without that time
+    for f in out.get("findings", []):
+        for e in f["evidence"]:
+            e.pop("observed_at", None)
+    return out
 
 
 def test_demo_summary(tmp_path: Path, env: dict[str, str]) -> None:
@@ -105,10 +110,15 @@ def test_demo_from_installed_wheel_outside_the_source_tree(tmp_path: Path, env: 
     assert where.stdout.strip().startswith(str(site)), where.stdout + where.stderr
     from_wheel = demo_json(outside, env_wheel)
     from_tree = demo_json(tmp_path, dict(env, XDG_STATE_HOME=str(tmp_path / "state2")))
-    strip = ("sources", "snapshot_id")
+    strip = ("sources", "snapshot_id", "findings")
     assert {k: v for k, v in from_wheel.items() if k not in strip} == {
         k: v for k, v in from_tree.items() if k not in strip
     }
+
+    def keys(out: dict) -> list[tuple]:  # evidence names files, which live elsewhere in the wheel
+        return [(f["check"], f["service"], f["subject"], f["severity"]) for f in out["findings"]]
+
+    assert keys(from_wheel) == keys(from_tree) and len(keys(from_tree)) == 14
     assert [(s["name"], s["state"]) for s in from_wheel["sources"]] == [
         (s["name"], s["state"]) for s in from_tree["sources"]
     ]

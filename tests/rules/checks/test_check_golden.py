@@ -34,7 +34,9 @@ def findings_of(case: Path) -> list[dict]:
         d = f.model_dump(mode="json")
         for e in d["evidence"]:  # paths and collection times differ between machines
             if e.get("file"):
-                e["file"] = str(Path(e["file"]).relative_to(case)) if Path(e["file"]).is_relative_to(case) else e["file"]
+                e["file"] = (
+                    str(Path(e["file"]).relative_to(case)) if Path(e["file"]).is_relative_to(case) else e["file"]
+                )
             if e.get("kind") != "prometheus_signals" and e.get("kind") != "postgres":
                 e.pop("observed_at", None)
         out.append(d)

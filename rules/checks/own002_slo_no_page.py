@@ -1,0 +1,255 @@
+"""OWN002: an SLO with no paging burn-rate alert, or only a slow-burn window."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, ClassVar
+
+import promql_parser as pp
+
+from collectors.durations import parse_duration
+from collectors.facts import SLO, Rule
+from rules.engine import CheckContext
+from rules.findings import Evidence, Finding, Fix, Severity
+from rules.fixes import SLI_WINDOWS, rules_yaml, slo_rules, sloth_id
+
+_RATIO_RATE = re.compile(r"ratio_rate(\d+[smhdwy])$")
+
+
+def source_of(ctx: CheckContext, kind: str, name: str | None = None) -> tuple[str, datetime | None]:
+    """(name, last success) of the source of that kind (and name, when given)."""
+    for res in ctx.graph.snapshot.sources:
+        st = res.status
+        if st.kind == kind and (name is None or st.name == name):
+            return st.name, st.last_success_at
+    return name or kind, None
+
+
+def _walk(node: Any) -> Iterator[Any]:
+    yield node
+    t = type(node).__name__
+    kids: list[Any] = []
+    if t == "MatrixSelector":
+        kids = [node.vector_selector]
+    elif t in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
+        kids = [node.expr]
+    elif t == "BinaryExpr":
+        kids = [node.lhs, node.rhs]
+    elif t == "Call":
+        kids = list(node.args)
+    for k in kids:
+        yield from _walk(k)
+
+
+def _selectors(node: Any) -> Iterator[tuple[str | None, dict[str, str]]]:
+    """(metric name, equality matchers) of every vector selector."""
+    for n in _walk(node):
+        if type(n).__name__ == "VectorSelector":
+            eq = {m.name: m.value for m in n.matchers.matchers if str(m.op) in ("MatchOp.Equal", "=")}
+            yield (str(n.name) if n.name else eq.get("__name__")), eq
+
+
+def _windows(node: Any) -> list[float]:
+    """Seconds of every window a term reads: range selectors, subqueries, Sloth's `ratio_rate<w>` names."""
+    out: list[float] = []
+    for n in _walk(node):
+        t = type(n).__name__
+        if t in ("MatrixSelector", "SubqueryExpr") and getattr(n, "range", None) is not None:
+            out.append(n.range.total_seconds())
+        if t == "VectorSelector":
+            m = _RATIO_RATE.search(str(n.name or ""))
+            if m:
+                out.append(parse_duration(m.group(1)))
+    return out
+
+
+def _or_terms(node: Any) -> list[Any]:
+    t = type(node).__name__
+    if t == "ParenExpr":
+        return _or_terms(node.expr)
+    if t == "BinaryExpr" and str(node.op).strip() == "or":
+        return _or_terms(node.lhs) + _or_terms(node.rhs)
+    return [node]
+
+
+def burn_windows(expr: str) -> list[float | None]:
+    """The longest window of each `or` term (None: a term that reads no window, i.e. an instant check)."""
+    try:
+        node = pp.parse(expr)
+    except Exception:  # noqa: BLE001 - an unparsable expr is OWN007's concern, not a slow window
+        return [None]
+    out: list[float | None] = []
+    for term in _or_terms(node):
+        ws = _windows(term)
+        out.append(max(ws) if ws else None)
+    return out
+
+
+def belongs(rule: Rule, slo: SLO) -> bool:
+    """Whether an alerting rule is one of the SLO's alerts: by name, by Sloth labels, or by the series it reads."""
+    if slo.page_alert and rule.name == slo.page_alert:
+        return True
+    if rule.labels.get("sloth_slo") == slo.name and rule.labels.get("sloth_service", slo.service) == slo.service:
+        return True
+    try:
+        node = pp.parse(rule.expr)
+    except Exception:  # noqa: BLE001
+        return False
+    for _, eq in _selectors(node):
+        if eq.get("sloth_id") == sloth_id(slo):
+            return True
+        if eq.get("sloth_slo") == slo.name and eq.get("sloth_service") == slo.service:
+            return True
+    return False
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "instant"
+    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= n and seconds % n == 0:
+            return f"{int(seconds // n)}{unit}"
+    return f"{int(seconds)}s"
+
+
+class SLONoPage:
+    id: ClassVar[str] = "OWN002"
+    severity: ClassVar[Severity] = "warning"
+    summary: ClassVar[str] = "SLO with no paging burn-rate alert (or only a slow-burn window)"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        g = ctx.graph
+        alert_rules = g.alert_rules()
+        recorded = {(r.rule.name, r.rule.labels.get("sloth_id")) for r in g.recording_rules()} | {
+            (r.name, r.labels.get("sloth_id")) for r in g.slos.generated_rules if r.type == "recording"
+        }
+        slo_src, slo_at = source_of(ctx, "slo")
+        for slo in g.slos.slos:
+            fast_max = parse_duration(str(ctx.param(self.id, "fast_burn_window", slo.service, "1h")))
+            mine = [sr for sr in alert_rules if belongs(sr.rule, slo)]
+            pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]
+            tickets = [sr for sr in mine if sr.rule.labels.get("sloth_severity") == "ticket"]
+            windows = {id(sr): burn_windows(sr.rule.expr) for sr in pages}
+            fast = [sr for sr in pages if any(w is None or w <= fast_max for w in windows[id(sr)])]
+            if fast:
+                continue
+            if pages:
+                longest = sorted({_fmt(w) for sr in pages for w in windows[id(sr)]})
+                reason = (
+                    f"its page alert {pages[0].rule.name} has only slow-burn windows ({', '.join(longest)}; "
+                    f"none of {_fmt(fast_max)} or less): a fast burn exhausts budget for hours before it pages"
+                )
+            elif slo.page_alert:
+                reason = f"its page alert {slo.page_alert} exists in no alerting rule"
+            elif slo.format in ("sloth", "sloth-k8s"):
+                reason = "its page alert is disabled in the spec" + (
+                    f" (only the ticket alert {tickets[0].rule.name} exists)" if tickets else ""
+                )
+            else:
+                reason = "no alerting rule pages on its burn rate"
+            yield Finding(
+                check=self.id,
+                severity=self.severity,
+                service=slo.service,
+                subject=slo.name,
+                summary=f"SLO {slo.service}/{slo.name} ({slo.objective:g}% over {slo.window}) has no fast-burn page: {reason}",
+                evidence=[
+                    Evidence(
+                        source=slo_src,
+                        kind="slo",
+                        observed_at=slo_at,
+                        file=slo.location.file,
+                        line=slo.location.line,
+                        values={
+                            "objective": slo.objective,
+                            "window": slo.window,
+                            "format": slo.format,
+                            "page_alert": slo.page_alert,
+                            "ticket_alert": slo.ticket_alert,
+                        },
+                    ),
+                    *[self._rule_evidence(ctx, sr, windows.get(id(sr))) for sr in [*pages, *tickets]],
+                ],
+                fix=self._fix(ctx, slo, pages, tickets, recorded),
+            )
+
+    def _rule_evidence(self, ctx: CheckContext, sr: Any, windows: list[float | None] | None) -> Evidence:
+        name, at = source_of(ctx, "prometheus", sr.source)
+        r = sr.rule
+        ws = windows if windows is not None else burn_windows(r.expr)
+        return Evidence(
+            source=name,
+            kind="prometheus",
+            observed_at=at,
+            file=r.location.file,
+            line=r.location.line,
+            values={
+                "alert": r.name,
+                "sloth_severity": r.labels.get("sloth_severity"),
+                "severity": r.labels.get("severity"),
+                "longest_window_per_term": [_fmt(w) for w in ws],
+            },
+        )
+
+    def _fix(self, ctx: CheckContext, slo: SLO, pages: list[Any], tickets: list[Any], recorded: set) -> Fix:
+        sid = sloth_id(slo)
+        have_recordings = all((f"slo:sli_error:ratio_rate{w}", sid) in recorded for w in SLI_WINDOWS)
+        name = slo.page_alert or slo.ticket_alert or next((sr.rule.name for sr in [*pages, *tickets]), None)
+        labels = dict(slo.page_labels)
+        labels.setdefault("severity", str(ctx.param(self.id, "page_severity", slo.service, "critical")))
+        existing = next((rb for sr in [*pages, *tickets] if (rb := sr.rule.annotations.get("runbook_url"))), None)
+        svc = ctx.graph.service(slo.service)
+        base = (svc.runbook_base_url if svc else None) or "https://runbooks.example.com/" + slo.service
+        runbook = existing or f"{base.rstrip('/')}/slo-{slo.name}"
+        page_for = ctx.param(self.id, "page_for", slo.service, "2m") or None
+        sloth = slo.format in ("sloth", "sloth-k8s")
+        # A ticket alert only where none exists and the spec did not switch it off.
+        ticket = not tickets and (slo.ticket_alert is not None or not sloth)
+        doc = slo_rules(
+            slo,
+            alert_name=name,
+            page_labels=labels,
+            ticket_labels={**{k: v for k, v in labels.items() if k != "severity"}, "severity": "warning"},
+            page_for=page_for,
+            runbook_url=runbook,
+            recordings=not have_recordings,
+            meta=False,
+            ticket=ticket,
+        )
+        has_rules = any(grp["name"].startswith("sloth-slo-sli-recordings-") for grp in doc["groups"])
+        if not have_recordings and not has_rules:
+            return Fix(
+                summary="the SLO's SLI has no error/total or raw error-ratio query to record; generate the rules "
+                "with `sloth generate` and enable its page alert (page: 1h/5m at 14.4x or 6h/30m at 6x)",
+            )
+        parts = ["the page alert (1h/5m at 14.4x or 6h/30m at 6x the error budget)"]
+        if ticket:
+            parts.append("the ticket alert (1d/2h at 3x or 3d/6h at 1x)")
+        if not have_recordings:
+            parts.append("the SLI recordings they read")
+        what = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+        if pages:
+            r = pages[0].rule
+            where = f"{PurePath(r.location.file).name}:{r.location.line}" if r.location.file else "its rule file"
+            how = f"replace {r.name} ({where}) with {what}"
+        elif slo.page_alert and sloth:
+            how = f"deploy the rules `sloth generate` writes for the spec, or add {what}"
+        elif sloth:
+            how = f"enable `page_alert` in the Sloth spec and regenerate, or add {what}"
+        else:
+            how = f"add {what}"
+        if have_recordings:
+            how += " (the SLI recordings they read already exist)"
+        header = (
+            f"Burn-rate alerts for SLO {slo.service}/{slo.name} ({slo.objective:g}%), Sloth google-30d windows.\n"
+            f"Suggested by ownership-agent {self.id}"
+            + (
+                "; the runbook is the SLO's existing one."
+                if existing
+                else f"; replace the runbook placeholder {runbook}."
+            )
+        )
+        return Fix(summary=how, rules_yaml=rules_yaml(doc, header=header))

@@ -1,0 +1,273 @@
+"""OWN008: a noisy alert: pages often, resolves by itself within minutes, or flaps.
+
+Computed from two sources over the pack's window: the alert's firing episodes (`ALERTS` history from
+prometheus_signals) and its PagerDuty incidents (title naming the alert, on the PagerDuty services
+its routes reach). Each measure is judged on its own; any one over its threshold is a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from collectors.durations import format_duration, parse_duration
+from collectors.facts import AlertHistory, PDIncident, PDLogEntry
+from rules.checks.own011_no_for import is_paging, observed_at, rule_evidence
+from rules.engine import CheckContext
+from rules.findings import Evidence, Finding, Fix, Severity
+
+WEEK_S = 7 * 86400.0
+
+
+def _span(seconds: float) -> str:
+    """`30d` rather than `4w2d`."""
+    return f"{int(seconds // 86400)}d" if seconds >= 86400 and seconds % 86400 == 0 else format_duration(seconds)
+
+
+@dataclass
+class Thresholds:
+    """The pack's params of OWN008 (see docs/checks/OWN008.md)."""
+
+    window_s: float = 30 * 86400.0
+    pages_per_week: float = 3.0
+    auto_resolve_minutes: float = 5.0
+    auto_resolve_share: float = 0.5
+    min_pages: int = 5
+    short_episode_minutes: float = 5.0
+    short_episode_share: float = 0.5
+    min_episodes: int = 5
+    flap_gap_minutes: float = 30.0
+    flaps_per_week: float = 3.0
+
+    @classmethod
+    def of(cls, ctx: CheckContext, check_id: str, service: str | None) -> Thresholds:
+        d = cls()
+
+        def p(name: str, default: Any) -> Any:
+            return ctx.param(check_id, name, service, default)
+
+        return cls(
+            window_s=parse_duration(str(p("window", "30d"))),
+            pages_per_week=float(p("pages_per_week", d.pages_per_week)),
+            auto_resolve_minutes=float(p("auto_resolve_minutes", d.auto_resolve_minutes)),
+            auto_resolve_share=float(p("auto_resolve_share", d.auto_resolve_share)),
+            min_pages=int(p("min_pages", d.min_pages)),
+            short_episode_minutes=float(p("short_episode_minutes", d.short_episode_minutes)),
+            short_episode_share=float(p("short_episode_share", d.short_episode_share)),
+            min_episodes=int(p("min_episodes", d.min_episodes)),
+            flap_gap_minutes=float(p("flap_gap_minutes", d.flap_gap_minutes)),
+            flaps_per_week=float(p("flaps_per_week", d.flaps_per_week)),
+        )
+
+
+@dataclass
+class Noise:
+    """What the history and the incidents say about one alert over the window."""
+
+    history_window_s: float = 0.0
+    episodes: int = 0
+    short_episodes: int = 0
+    flaps: int = 0
+    has_history: bool = False
+    pages: list[PDIncident] = field(default_factory=list)
+    auto_resolved: list[PDIncident] = field(default_factory=list)
+    median_episode_s: float | None = None
+
+    def reasons(self, t: Thresholds) -> list[str]:
+        out = []
+        weeks = t.window_s / WEEK_S
+        if self.pages and len(self.pages) / weeks >= t.pages_per_week:
+            out.append(
+                f"paged {len(self.pages)} times in {_span(t.window_s)} "
+                f"({len(self.pages) / weeks:.1f} a week; limit {t.pages_per_week:g})"
+            )
+        if len(self.pages) >= t.min_pages and len(self.auto_resolved) / len(self.pages) >= t.auto_resolve_share:
+            out.append(
+                f"{len(self.auto_resolved)} of {len(self.pages)} pages resolved by themselves within "
+                f"{t.auto_resolve_minutes:g} min, unacknowledged"
+            )
+        if self.episodes >= t.min_episodes and self.short_episodes / self.episodes >= t.short_episode_share:
+            out.append(
+                f"{self.short_episodes} of {self.episodes} firing episodes lasted {t.short_episode_minutes:g} min "
+                f"or less"
+            )
+        hweeks = (self.history_window_s or t.window_s) / WEEK_S
+        if self.flaps and self.flaps / hweeks >= t.flaps_per_week:
+            out.append(
+                f"fired again within {t.flap_gap_minutes:g} min of resolving {self.flaps} times "
+                f"({self.flaps / hweeks:.1f} a week; limit {t.flaps_per_week:g})"
+            )
+        return out
+
+
+def measure(
+    history: list[AlertHistory],
+    history_window_s: float,
+    incidents: list[PDIncident],
+    log_entries: dict[str, list[PDLogEntry]],
+    now: datetime,
+    t: Thresholds,
+) -> Noise:
+    """Episodes, short episodes and flaps from the history; pages and self-resolved pages from incidents."""
+    n = Noise(history_window_s=min(t.window_s, history_window_s) if history else 0.0, has_history=bool(history))
+    since = now - timedelta(seconds=t.window_s)
+    short = t.short_episode_minutes * 60
+    eps: list[tuple[datetime, datetime]] = []
+    for h in history:
+        if h.episodes:
+            eps += [(s, e) for s, e in h.episodes if since <= s <= now]
+        else:  # counts only (an older recording): no flap information
+            n.episodes += h.fires
+            n.short_episodes += h.short_fires
+    eps.sort()
+    n.episodes += len(eps)
+    n.short_episodes += sum(1 for s, e in eps if (e - s).total_seconds() <= short)
+    gap = timedelta(minutes=t.flap_gap_minutes)
+    n.flaps = sum(1 for a, b in zip(eps, eps[1:], strict=False) if b[0] - a[1] <= gap)
+    if eps:
+        lengths = sorted((e - s).total_seconds() for s, e in eps)
+        n.median_episode_s = lengths[len(lengths) // 2]
+    auto = timedelta(minutes=t.auto_resolve_minutes)
+    for i in incidents:
+        if not (since <= i.created_at <= now) or i.urgency != "high":
+            continue  # a low-urgency incident notifies, it does not page
+        n.pages.append(i)
+        if i.acknowledged_at is not None or i.resolved_at is None or i.resolved_at - i.created_at > auto:
+            continue
+        resolves = [e for e in log_entries.get(i.id, []) if e.type.startswith("resolve")]
+        if any(e.agent_type == "user_reference" for e in resolves):
+            continue  # a person closed it: not resolved by itself
+        n.auto_resolved.append(i)
+    return n
+
+
+class NoisyAlert:
+    id: ClassVar[str] = "OWN008"
+    severity: ClassVar[Severity] = "warning"
+    summary: ClassVar[str] = "noisy alert: pages often, resolves by itself within minutes, or flaps"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        g = ctx.graph
+        groups: dict[tuple[str, str | None], list[Any]] = {}
+        for a in ctx.alerts:
+            for s in a.services or [None]:
+                groups.setdefault((a.alert, s), []).append(a)
+        logs: dict[str, list[PDLogEntry]] = {}
+        for e in g.pagerduty.log_entries:
+            if e.incident_id:
+                logs.setdefault(e.incident_id, []).append(e)
+        pd_src = next(
+            (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "pagerduty"), None
+        )
+        for (name, service), alerts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            t = Thresholds.of(ctx, self.id, service)
+            history, hsources, hwindow = self._history(ctx, name, service)
+            incidents = self._incidents(ctx, name, alerts)
+            noise = measure(history, hwindow, incidents, logs, ctx.now, t)
+            reasons = noise.reasons(t)
+            if not reasons:
+                continue
+            yield self._finding(ctx, name, service, alerts, t, noise, reasons, hsources, pd_src)
+
+    @staticmethod
+    def _history(ctx: CheckContext, name: str, service: str | None) -> tuple[list[AlertHistory], list[str], float]:
+        """The alert's firing series for this service (series attributed elsewhere are left out)."""
+        out, sources, window = [], [], 0.0
+        for src, sig in sorted(ctx.graph.signals.items()):
+            for h in sig.alert_history:
+                if h.alertname != name:
+                    continue
+                owners = ctx.graph.services_of_labels(h.labels)
+                if service is not None and owners and service not in owners:
+                    continue
+                out.append(h)
+                if src not in sources:
+                    sources.append(src)
+                window = max(window, sig.history_window_s)
+        return out, sources, window
+
+    @staticmethod
+    def _incidents(ctx: CheckContext, name: str, alerts: list[Any]) -> list[PDIncident]:
+        """Incidents whose title names the alert, on the PagerDuty services its routes reach (any, if none)."""
+        pat = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+        wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
+        return [
+            i for i in ctx.graph.pagerduty.incidents if (not wanted or i.service_id in wanted) and pat.search(i.title)
+        ]
+
+    def _finding(
+        self,
+        ctx: CheckContext,
+        name: str,
+        service: str | None,
+        alerts: list[Any],
+        t: Thresholds,
+        noise: Noise,
+        reasons: list[str],
+        hsources: list[str],
+        pd_src: str | None,
+    ) -> Finding:
+        a = alerts[0]
+        for_s = min(x.for_s for x in alerts)
+        evidence = [rule_evidence(ctx, x, for_s=x.for_s, severity=x.severity) for x in alerts]
+        for src in hsources:
+            evidence.append(
+                Evidence(
+                    source=src,
+                    kind="prometheus_signals",
+                    observed_at=observed_at(ctx, src),
+                    values={
+                        "window": _span(noise.history_window_s),
+                        "episodes": noise.episodes,
+                        "short_episodes": noise.short_episodes,
+                        "short_episode_minutes": t.short_episode_minutes,
+                        "flaps": noise.flaps,
+                        "flap_gap_minutes": t.flap_gap_minutes,
+                        "median_episode_s": noise.median_episode_s,
+                    },
+                )
+            )
+        if noise.pages:
+            evidence.append(
+                Evidence(
+                    source=pd_src or "pagerduty",
+                    kind="pagerduty",
+                    observed_at=observed_at(ctx, pd_src) if pd_src else None,
+                    values={
+                        "window": _span(t.window_s),
+                        "pages": len(noise.pages),
+                        "pages_per_week": round(len(noise.pages) / (t.window_s / WEEK_S), 2),
+                        "auto_resolved": len(noise.auto_resolved),
+                        "auto_resolve_minutes": t.auto_resolve_minutes,
+                        "incidents": [i.id for i in sorted(noise.pages, key=lambda i: i.created_at)[-5:]],
+                    },
+                )
+            )
+        hold = max(600.0, for_s * 4, (noise.median_episode_s or 0) * 2)
+        change = f"raise `for:` from {format_duration(for_s)}" if for_s else "add `for:`"
+        steps = []
+        if noise.flaps and noise.flaps / ((noise.history_window_s or t.window_s) / WEEK_S) >= t.flaps_per_week:
+            steps.append(
+                f"add `keep_firing_for: {format_duration(t.flap_gap_minutes * 60)}` to {name} so a short gap does "
+                f"not resolve it and page again"
+            )
+        if len(reasons) > len(steps):
+            steps.append(
+                f"make {name} wait out its blips: {change} to about {format_duration(hold)}, or compute it over "
+                f"a longer range"
+            )
+        steps.append("if nobody needs to act at once, send it as a ticket (severity warning) instead of a page")
+        fix = "; ".join(steps)
+        pages = is_paging(a) or bool(noise.pages)
+        return Finding(
+            check=self.id,
+            severity=self.severity if pages else "info",
+            service=service,
+            subject=name,
+            summary=f"alert {name} is noisy: " + "; ".join(reasons),
+            evidence=evidence,
+            fix=Fix(summary=fix),
+        )

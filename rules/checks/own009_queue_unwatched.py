@@ -1,0 +1,269 @@
+"""OWN009: a queue with lag or backlog metrics and no alert on them.
+
+A queue is watched when some alerting rule selects its lag metric (or a recording rule derived from
+it, transitively) with matchers that agree with the queue's labels. A matcher on a label the queue's
+series does not carry (e.g. `job`) is not held against it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import promql_parser as pp
+import yaml
+
+from collectors.durations import format_duration, parse_duration
+from collectors.facts import Matcher, QueueLag, Service
+from rules.checks.own011_no_for import observed_at
+from rules.engine import CheckContext
+from rules.findings import Evidence, Finding, Fix, Severity
+from rules.routing import matchers_match
+
+_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+_INVERTED = {"absent", "absent_over_time"}  # they fire when the metric is missing, not when it is high
+
+
+def selectors(expr: str) -> list[tuple[str, list[Matcher]]]:
+    """(metric name, label matchers) of every vector selector outside absent(); [] when unparsable."""
+    try:
+        node = pp.parse(expr)
+    except Exception:  # promql_parser raises plain exceptions on bad input
+        return []
+    out: list[tuple[str, list[Matcher]]] = []
+
+    def walk(n: Any) -> None:
+        t = type(n).__name__
+        if t == "VectorSelector":
+            name = n.name
+            ms: list[Matcher] = []
+            for m in n.matchers.matchers:
+                op = _OPS.get(str(m.op).strip(), "=")
+                if m.name == "__name__":
+                    if op == "=" and not name:
+                        name = m.value
+                    continue
+                ms.append(Matcher(name=m.name, op=op, value=m.value))  # type: ignore[arg-type]
+            if name:
+                out.append((str(name), ms))
+            return
+        if t == "MatrixSelector":
+            walk(n.vector_selector)
+        elif t == "Call":
+            if n.func.name not in _INVERTED:
+                for arg in n.args:
+                    walk(arg)
+        elif t == "BinaryExpr":
+            walk(n.lhs)
+            walk(n.rhs)
+        elif t in ("ParenExpr", "UnaryExpr", "SubqueryExpr", "AggregateExpr"):
+            walk(n.expr)
+            if t == "AggregateExpr" and getattr(n, "param", None) is not None:
+                walk(n.param)
+
+    walk(node)
+    return out
+
+
+def agrees(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+    """The matchers on labels the queue's series carries all hold (others are not held against it)."""
+    relevant = [m for m in matchers if m.name in labels]
+    return matchers_match(relevant, labels)
+
+
+def watched_by(q: QueueLag, recording: list[tuple[str, str]], alerting: list[tuple[str, str]]) -> list[str]:
+    """Alerting rules (names) selecting the queue's metric, or a recording rule derived from it."""
+    names = {q.metric}
+    changed = True
+    while changed:  # recording rules of recording rules
+        changed = False
+        for rec, expr in recording:
+            if rec in names:
+                continue
+            if any(n in names and agrees(ms, q.labels) for n, ms in selectors(expr)):
+                names.add(rec)
+                changed = True
+    return [alert for alert, expr in alerting if any(n in names and agrees(ms, q.labels) for n, ms in selectors(expr))]
+
+
+# --------------------------------------------------------------------------- the fix
+
+
+def _camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^0-9A-Za-z]+", name) if p)
+
+
+def _promql_string(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def queue_alert_name(q: QueueLag) -> str:
+    suffix = {"kafka": "ConsumerLagHigh", "sqs": "OldestMessageTooOld"}.get(q.kind, "QueueBacklogHigh")
+    if q.unit == "seconds" and q.kind != "sqs":
+        suffix = "QueueAgeHigh"
+    base = _camel(q.queue) or "Queue"
+    if base[0].isdigit():
+        base = "Queue" + base
+    return base + suffix
+
+
+def queue_alert_expr(q: QueueLag, threshold: float) -> str:
+    agg = "max" if q.unit == "seconds" else "sum"
+    by = ", ".join(sorted(q.labels))
+    sel = ", ".join(f"{k}={_promql_string(v)}" for k, v in sorted(q.labels.items()))
+    thr = int(threshold) if float(threshold).is_integer() else threshold
+    grouping = f" by ({by})" if by else ""
+    return f"{agg}{grouping} ({q.metric}{{{sel}}}) > {thr}"
+
+
+def queue_alert_rules_yaml(
+    q: QueueLag,
+    *,
+    service: str | None,
+    team: str | None,
+    runbook_base_url: str | None,
+    threshold: float,
+    for_: str,
+    severity: str,
+) -> str:
+    """A Prometheus rule file with one lag alert for the queue (`promtool check rules` accepts it)."""
+    name = queue_alert_name(q)
+    labels: dict[str, str] = {"severity": severity}
+    if service:
+        labels["service"] = service
+    if team:
+        labels["team"] = team
+    what = "oldest message age" if q.unit == "seconds" else "backlog" if q.kind != "kafka" else "consumer lag"
+    unit = "s" if q.unit == "seconds" else " messages"
+    slug = re.sub(r"(?<=[0-9a-z])(?=[A-Z])", "-", name).lower()
+    runbook = (
+        f"{runbook_base_url.rstrip('/')}/{slug}"
+        if runbook_base_url
+        else f"https://runbooks.example.com/{service or 'SERVICE'}/{slug}"
+    )
+    rule = {
+        "alert": name,
+        "expr": queue_alert_expr(q, threshold),
+        "for": for_,
+        "labels": labels,
+        "annotations": {
+            "summary": f"{q.kind} queue {q.queue}: {what} above {threshold:g}{unit} for {for_}",
+            "description": f"{what.capitalize()} of {q.queue} is {{{{ $value }}}}{unit}; its consumers are "
+            f"not keeping up.",
+            "runbook_url": runbook,
+        },
+    }
+    group = {"name": f"{service or 'queues'}-queue-lag", "rules": [rule]}
+    head = (
+        f"# Suggested by ownership-agent (OWN009) for the {q.kind} queue {q.queue}.\n"
+        f"# The threshold is a placeholder: set it from the queue's normal range. The runbook_url is a\n"
+        f"# placeholder too: write the runbook before you merge.\n"
+    )
+    return head + yaml.safe_dump({"groups": [group]}, sort_keys=False, allow_unicode=True, width=1000)
+
+
+# --------------------------------------------------------------------------- the check
+
+
+class QueueUnwatched:
+    id: ClassVar[str] = "OWN009"
+    severity: ClassVar[Severity] = "warning"
+    summary: ClassVar[str] = "queue with lag or backlog metrics and no alert on them"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        g = ctx.graph
+        recording = [(sr.rule.name, sr.rule.expr) for sr in g.recording_rules()]
+        recording += [(r.name, r.expr) for r in g.slos.generated_rules if r.type == "recording"]
+        alerting = [(sr.rule.name, sr.rule.expr) for sr in g.alert_rules()]
+        catalog_src = next(
+            (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "catalog"), "catalog"
+        )
+        seen: set[tuple[str | None, str]] = set()
+        for src, sig in sorted(g.signals.items()):
+            for q in sig.queue_lag:
+                svc = self._service_of(ctx, q)
+                service = svc.name if svc else q.service
+                if (service, q.queue) in seen:
+                    continue
+                if watched_by(q, recording, alerting):
+                    continue
+                seen.add((service, q.queue))
+                team = ctx.team_of(service)
+                threshold = float(
+                    ctx.param(
+                        self.id,
+                        "fix_threshold_seconds" if q.unit == "seconds" else "fix_threshold_messages",
+                        service,
+                        600 if q.unit == "seconds" else 1000,
+                    )
+                )
+                for_ = format_duration(parse_duration(str(ctx.param(self.id, "fix_for", service, "15m"))))
+                severity = str(ctx.param(self.id, "fix_severity", service, "critical"))
+                rules_yaml = queue_alert_rules_yaml(
+                    q,
+                    service=service,
+                    team=team,
+                    runbook_base_url=svc.runbook_base_url if svc else None,
+                    threshold=threshold,
+                    for_=for_,
+                    severity=severity,
+                )
+                unit = "s" if q.unit == "seconds" else f" {q.unit}"
+                fires_now = " (it would fire now)" if q.value > threshold else ""
+                evidence = [
+                    Evidence(
+                        source=src,
+                        kind="prometheus_signals",
+                        observed_at=observed_at(ctx, src),
+                        values={
+                            "queue": q.queue,
+                            "kind": q.kind,
+                            "metric": q.metric,
+                            "labels": q.labels,
+                            "value": q.value,
+                            "unit": q.unit,
+                            "query": q.query_name,
+                        },
+                    )
+                ]
+                if svc is not None:
+                    evidence.append(
+                        Evidence(
+                            source=catalog_src,
+                            kind="catalog",
+                            observed_at=observed_at(ctx, catalog_src),
+                            file=svc.location.file,
+                            line=svc.location.line,
+                            values={"service": svc.name, "queues": [x.name for x in svc.queues]},
+                        )
+                    )
+                owner = f" of service {service}" if service else " (no service claims it)"
+                yield Finding(
+                    check=self.id,
+                    severity=self.severity,
+                    service=service,
+                    subject=q.queue,
+                    summary=(
+                        f"{q.kind} queue {q.queue}{owner} has a lag metric ({q.metric} = {q.value:g}{unit} now) "
+                        f"but no alerting rule selects it for this queue: a stuck consumer is found by its users"
+                    ),
+                    evidence=evidence,
+                    fix=Fix(
+                        summary=(
+                            f"add the alert {queue_alert_name(q)} ({q.metric} above {threshold:g}{unit} for {for_}"
+                            f"{fires_now}); tune the threshold to the queue's normal range and write the runbook"
+                        ),
+                        rules_yaml=rules_yaml,
+                    ),
+                )
+
+    @staticmethod
+    def _service_of(ctx: CheckContext, q: QueueLag) -> Service | None:
+        if q.service:
+            return ctx.graph.service(q.service)
+        for s in ctx.graph.catalog.services:
+            for cq in s.queues:
+                if cq.name == q.queue and (cq.kind in ("other", q.kind) or q.kind == "other"):
+                    return s
+        return None

@@ -1,0 +1,112 @@
+"""OWN013: a paging alert silenced for longer than the pack allows (a silence that outlived its incident)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from collectors.durations import format_duration, parse_duration
+from collectors.facts import SilenceFact
+from rules.checks.own011_no_for import is_paging, observed_at, rule_evidence
+from rules.engine import CheckContext
+from rules.findings import Evidence, Finding, Fix, Severity
+from rules.routing import matchers_match
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:.1f}".removesuffix(".0") + " days" if seconds >= 86400 else format_duration(seconds)
+
+
+def _matchers_text(s: SilenceFact) -> str:
+    return "{" + ", ".join(f'{m.name}{m.op}"{m.value}"' for m in s.matchers) + "}"
+
+
+class LongSilence:
+    id: ClassVar[str] = "OWN013"
+    severity: ClassVar[Severity] = "warning"
+    summary: ClassVar[str] = "paging alert silenced for longer than the pack allows"
+
+    def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        now = ctx.now
+        seen: set[tuple[str | None, str]] = set()
+        for a in ctx.alerts:
+            if not is_paging(a):
+                continue
+            service = a.services[0] if a.services else None
+            if (service, a.alert) in seen:
+                continue
+            max_silence = parse_duration(str(ctx.param(self.id, "max_silence", service, "7d")))
+            through = {p.alertmanager for p in a.paths}
+            hits: list[tuple[str, SilenceFact]] = []
+            for am_name, am in sorted(ctx.graph.alertmanagers.items()):
+                if am_name not in through:
+                    continue  # a silence only mutes the alerts its own Alertmanager receives
+                for s in am.silences:
+                    if not (s.starts_at <= now < s.ends_at):
+                        continue
+                    if (s.ends_at - s.starts_at).total_seconds() <= max_silence:
+                        continue
+                    # a missing label is the empty string, as Alertmanager: a silence on a label the
+                    # alert leaves open (one instance) mutes only part of it and is not reported
+                    if matchers_match(s.matchers, a.labels):
+                        hits.append((am_name, s))
+            if not hits:
+                continue
+            seen.add((service, a.alert))
+            hits.sort(key=lambda h: h[1].ends_at - h[1].starts_at, reverse=True)
+            am_name, s = hits[0]
+            length = (s.ends_at - s.starts_at).total_seconds()
+            age = (now - s.starts_at).total_seconds()
+            fired = self._fired_since(ctx, a.alert, a.labels, s)
+            fired_text = f"; it has fired {fired} time(s) since, unseen" if fired else ""
+            yield Finding(
+                check=self.id,
+                severity=self.severity,
+                service=service,
+                subject=a.alert,
+                summary=(
+                    f"paging alert {a.alert} is silenced by {am_name} silence {s.id} {_matchers_text(s)} for "
+                    f"{_days(length)} (started {_days(age)} ago, ends "
+                    f"{s.ends_at.isoformat()}); the pack allows {_days(max_silence)}{fired_text}"
+                ),
+                evidence=[
+                    *(
+                        Evidence(
+                            source=name,
+                            kind="alertmanager",
+                            observed_at=observed_at(ctx, name),
+                            values={
+                                "silence_id": sil.id,
+                                "matchers": _matchers_text(sil),
+                                "starts_at": sil.starts_at.isoformat(),
+                                "ends_at": sil.ends_at.isoformat(),
+                                "duration": _days((sil.ends_at - sil.starts_at).total_seconds()),
+                                "created_by": sil.created_by,
+                                "comment": sil.comment,
+                            },
+                        )
+                        for name, sil in hits
+                    ),
+                    rule_evidence(ctx, a, labels=a.labels, fired_since_silence=fired),
+                ],
+                fix=Fix(
+                    summary=(
+                        f"expire the silence (`amtool silence expire {s.id}`) and fix what keeps {a.alert} firing; "
+                        f"if the condition is expected, change the alert (threshold, `for:`, severity) instead of "
+                        f"muting it, or silence it for at most {_days(max_silence)} at a time"
+                    )
+                ),
+            )
+
+    @staticmethod
+    def _fired_since(ctx: CheckContext, alertname: str, labels: dict[str, str], s: SilenceFact) -> int | None:
+        """Firing episodes of the alert that started while the silence held (None: no history)."""
+        if not ctx.graph.signals:
+            return None
+        n = 0
+        for sig in ctx.graph.signals.values():
+            for h in sig.alert_history:
+                if h.alertname != alertname or not matchers_match(s.matchers, {**labels, **h.labels}):
+                    continue
+                n += sum(1 for start, _ in h.episodes if s.starts_at <= start <= ctx.now)
+        return n

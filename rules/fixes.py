@@ -1,0 +1,244 @@
+"""Rule-YAML generators for findings whose fix is a rule to add (pure; no I/O).
+
+`slo_rules` writes what Sloth generates for an SLO with its default `google-30d` alert windows:
+the SLI error-ratio recordings per window (`slo:sli_error:ratio_rate<window>`, labels `sloth_id`,
+`sloth_service`, `sloth_slo`, `sloth_window`), the metadata recordings, and the multi-window
+multi-burn-rate alerts (page: 1h/5m at 14.4x or 6h/30m at 6x; ticket: 1d/2h at 3x or 3d/6h at 1x),
+each comparing the error ratio with a strict `>` against `factor * error budget`, where the error
+budget is `(100 - objective) / 100`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from collectors.facts import SLO
+
+
+@dataclass(frozen=True)
+class BurnWindow:
+    """One window pair of a multi-window burn-rate alert: both must exceed `factor` times the budget."""
+
+    long: str
+    short: str
+    factor: float
+
+
+# Sloth's default `google-30d` AlertWindows (The Site Reliability Workbook, table 5-8).
+PAGE_WINDOWS: tuple[BurnWindow, ...] = (BurnWindow("1h", "5m", 14.4), BurnWindow("6h", "30m", 6))
+TICKET_WINDOWS: tuple[BurnWindow, ...] = (BurnWindow("1d", "2h", 3), BurnWindow("3d", "6h", 1))
+SLI_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+SLI_RECORD = "slo:sli_error:ratio_rate{window}"
+
+
+def num(x: float) -> str:
+    """A float as Go's `%v` prints it (shortest round-trip form, no trailing `.0`)."""
+    r = repr(float(x))
+    return r[:-2] if r.endswith(".0") else r
+
+
+def error_budget(objective: float) -> float:
+    """The error budget ratio of an objective in percent, computed as Sloth does."""
+    return (100 - objective) / 100
+
+
+def sloth_id(slo: SLO) -> str:
+    return f"{slo.service}-{slo.name}"
+
+
+def _ids(slo: SLO) -> dict[str, str]:
+    return {"sloth_id": sloth_id(slo), "sloth_service": slo.service, "sloth_slo": slo.name}
+
+
+def _selector(slo: SLO) -> str:
+    return ", ".join(f'{k}="{v}"' for k, v in _ids(slo).items())
+
+
+def _window(query: str, window: str) -> str:
+    return query.replace("{{.window}}", window).replace("{{ .window }}", window).strip()
+
+
+def sli_expr(slo: SLO, window: str) -> str | None:
+    """The SLI error ratio over a window (None when the SLO has no usable query, e.g. a plugin SLI)."""
+    if slo.raw_error_ratio_query:
+        return f"({_window(slo.raw_error_ratio_query, window)})\n"
+    if slo.error_query and slo.total_query:
+        return f"({_window(slo.error_query, window)})\n/\n({_window(slo.total_query, window)})\n"
+    return None
+
+
+def burn_alert_expr(slo: SLO, windows: tuple[BurnWindow, ...]) -> str:
+    """Sloth's alert expression: pairs joined by `or`, each pair's windows by `and`."""
+    budget = num(error_budget(slo.objective))
+    sel = _selector(slo)
+    terms = []
+    for w in windows:
+        parts = [
+            f"    max({SLI_RECORD.format(window=win)}{{{sel}}} > ({num(w.factor)} * {budget})) without (sloth_window)"
+            for win in (w.short, w.long)
+        ]
+        terms.append("(\n" + "\n    and\n".join(parts) + "\n)")
+    return "\nor\n".join(terms) + "\n"
+
+
+def default_alert_name(slo: SLO) -> str:
+    """`CheckoutRequestsAvailabilityBurnRate` for service checkout, SLO requests-availability."""
+    words = [w for part in (slo.service, slo.name) for w in part.replace("_", "-").split("-") if w]
+    return "".join(w[:1].upper() + w[1:] for w in words) + "BurnRate"
+
+
+def sli_recordings(slo: SLO) -> list[dict[str, Any]]:
+    """The SLI error-ratio recordings per window, and the 30d period one, as Sloth writes them."""
+    base = {**slo.labels, **_ids(slo)}
+    out: list[dict[str, Any]] = []
+    for w in SLI_WINDOWS:
+        expr = sli_expr(slo, w)
+        if expr is None:
+            return []
+        out.append({"record": SLI_RECORD.format(window=w), "expr": expr, "labels": {**base, "sloth_window": w}})
+    sel = _selector(slo)
+    period = "30d"
+    out.append(
+        {
+            "record": SLI_RECORD.format(window=period),
+            "expr": f"sum_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[{period}])\n/ ignoring (sloth_window)\n"
+            f"count_over_time(slo:sli_error:ratio_rate5m{{{sel}}}[{period}])\n",
+            "labels": {**base, "sloth_window": period},
+        }
+    )
+    return out
+
+
+def meta_recordings(slo: SLO) -> list[dict[str, Any]]:
+    """Sloth's metadata recordings: objective, error budget, period, burn rates, budget remaining."""
+    base = {**slo.labels, **_ids(slo)}
+    sel = _selector(slo)
+    objective = num(slo.objective / 100)
+    on = "/ on(sloth_id, sloth_slo, sloth_service) group_left\n"
+    return [
+        {"record": "slo:objective:ratio", "expr": f"vector({objective})", "labels": dict(base)},
+        {"record": "slo:error_budget:ratio", "expr": f"vector(1-{objective})", "labels": dict(base)},
+        {"record": "slo:time_period:days", "expr": "vector(30)", "labels": dict(base)},
+        {
+            "record": "slo:current_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate5m{{{sel}}}\n{on}slo:error_budget:ratio{{{sel}}}\n",
+            "labels": dict(base),
+        },
+        {
+            "record": "slo:period_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate30d{{{sel}}}\n{on}slo:error_budget:ratio{{{sel}}}\n",
+            "labels": dict(base),
+        },
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{{{sel}}}",
+            "labels": dict(base),
+        },
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": {**base, "sloth_objective": num(slo.objective), "sloth_mode": "ownership-agent-fix"},
+        },
+    ]
+
+
+def burn_alert(
+    slo: SLO,
+    severity: str,
+    *,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+    for_: str | None = None,
+    runbook_url: str | None = None,
+) -> dict[str, Any]:
+    """The page (`severity="page"`) or ticket burn-rate alert of an SLO."""
+    windows = PAGE_WINDOWS if severity == "page" else TICKET_WINDOWS
+    rule: dict[str, Any] = {"alert": name or default_alert_name(slo), "expr": burn_alert_expr(slo, windows)}
+    if for_:
+        rule["for"] = for_
+    rule["labels"] = {**(labels or {}), "sloth_severity": severity}
+    annotations = {
+        "summary": f"{slo.service} is burning its {slo.name} error budget too fast",
+        "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget burn rate is too fast.",
+    }
+    if runbook_url:
+        annotations["runbook_url"] = runbook_url
+    rule["annotations"] = annotations
+    return rule
+
+
+def slo_rules(
+    slo: SLO,
+    *,
+    alert_name: str | None = None,
+    page_labels: dict[str, str] | None = None,
+    ticket_labels: dict[str, str] | None = None,
+    page_for: str | None = None,
+    runbook_url: str | None = None,
+    recordings: bool = True,
+    meta: bool = True,
+    page: bool = True,
+    ticket: bool = True,
+) -> dict[str, Any]:
+    """A Prometheus rule file (as data) with the SLO's recordings and burn-rate alerts, grouped as Sloth does."""
+    sid = sloth_id(slo)
+    groups: list[dict[str, Any]] = []
+    if recordings:
+        rec = sli_recordings(slo)
+        if rec:
+            groups.append({"name": f"sloth-slo-sli-recordings-{sid}", "rules": rec})
+    if meta:
+        groups.append({"name": f"sloth-slo-meta-recordings-{sid}", "rules": meta_recordings(slo)})
+    alerts = []
+    if page:
+        alerts.append(
+            burn_alert(slo, "page", name=alert_name, labels=page_labels, for_=page_for, runbook_url=runbook_url)
+        )
+    if ticket:
+        alerts.append(burn_alert(slo, "ticket", name=alert_name, labels=ticket_labels, runbook_url=runbook_url))
+    if alerts:
+        groups.append({"name": f"sloth-slo-alerts-{sid}", "rules": alerts})
+    return {"groups": groups}
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, s: str) -> yaml.ScalarNode:
+    if "\n" in s:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", s, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", s)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def rules_yaml(doc: dict[str, Any], header: str | None = None) -> str:
+    """A rule file as YAML (multi-line expressions as literal blocks, keys in insertion order)."""
+    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
+    if header:
+        text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text
+    return text
+
+
+__all__ = [
+    "PAGE_WINDOWS",
+    "SLI_WINDOWS",
+    "TICKET_WINDOWS",
+    "BurnWindow",
+    "burn_alert",
+    "burn_alert_expr",
+    "default_alert_name",
+    "error_budget",
+    "meta_recordings",
+    "num",
+    "rules_yaml",
+    "sli_expr",
+    "sli_recordings",
+    "slo_rules",
+    "sloth_id",
+]
