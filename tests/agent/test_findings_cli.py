@@ -61,7 +61,7 @@ def test_sarif_locations(org: Path) -> None:
 
 def test_fail_on(org: Path) -> None:
     assert run(org, "--fail-on", "critical").returncode == 1
-    assert run(org, "--fail-on", "info", "--service", "checkout").returncode == 0
+    assert run(org, "--fail-on", "info", "--service", "checkout", "--check", "OWN001").returncode == 0
     bad = run(org, "--fail-on", "fatal")
     assert bad.returncode == 2 and "--fail-on" in bad.stderr
 
