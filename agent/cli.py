@@ -98,9 +98,12 @@ def parse_instant(val: str, what: str) -> datetime:
 
 
 def _loaded() -> LoadedConfig:
-    if G.demo:
-        return load_config(demo_org.config_path())
-    return load_config(G.config or default_config_path())
+    loaded = load_config(demo_org.config_path() if G.demo else (G.config or default_config_path()))
+    if loaded.config.tracing.otlp_endpoint:
+        from agent.telemetry import setup_tracing
+
+        setup_tracing(loaded.config.tracing.otlp_endpoint)
+    return loaded
 
 
 def _now(loaded: LoadedConfig) -> datetime:
@@ -179,8 +182,16 @@ def _run_collection(loaded: LoadedConfig, store_url: str, title: str) -> Summary
         store.save(snap)
     finally:
         store.close()
-    summary = summarize(OwnershipGraph.build(snap))
+    from rules.engine import run_checks
+
+    graph = OwnershipGraph.build(snap)
+    summary = summarize(graph)
+    summary.findings = run_checks(graph, snap.now, loaded.pack())
     _print_summary(summary, title)
+    if G.format != "json":
+        from agent.commands.findings import print_table
+
+        print_table(summary.findings)
     return summary
 
 
@@ -256,6 +267,27 @@ app.command("route")(route_cmd)
 from agent.commands.pages import pages_cmd  # noqa: E402
 
 app.command("pages")(pages_cmd)
+
+from agent.commands.export import export_app  # noqa: E402
+
+app.add_typer(export_app, name="export")
+
+
+from agent.commands.findings import findings_cmd  # noqa: E402
+
+app.command("findings")(findings_cmd)
+
+from agent.commands.serve import serve_cmd  # noqa: E402
+
+app.command("serve")(serve_cmd)
+
+from agent.commands.memo import memo_cmd  # noqa: E402
+
+app.command("memo")(memo_cmd)
+
+from agent.commands.handoff import handoff_cmd  # noqa: E402
+
+app.command("handoff")(handoff_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

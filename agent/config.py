@@ -325,7 +325,9 @@ class ChecksConfig(_Section):
 
 
 class TracingConfig(_Section):
-    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces; off when unset")
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318/v1/traces; off when unset"
+    )
 
 
 class ServeConfig(_Section):
@@ -346,16 +348,18 @@ class ServeConfig(_Section):
         "when the person has no catalog id or email)",
     )
     max_engineers: int = Field(
-        200, ge=1, description="engineers with their own /metrics series; the rest are summed under engineer=\"other\""
+        200, ge=1, description='engineers with their own /metrics series; the rest are summed under engineer="other"'
     )
     max_services: int = Field(
-        500, ge=1, description="services with their own /metrics series; the rest are summed under service=\"other\""
+        500, ge=1, description='services with their own /metrics series; the rest are summed under service="other"'
     )
     max_teams: int = Field(
-        100, ge=1, description="teams with their own /metrics series; the rest are summed under team=\"other\""
+        100, ge=1, description='teams with their own /metrics series; the rest are summed under team="other"'
     )
     max_queues: int = Field(
-        500, ge=1, description="queues with their own ownership_queue_lag series; the rest are summed under queue=\"other\""
+        500,
+        ge=1,
+        description='queues with their own ownership_queue_lag series; the rest are summed under queue="other"',
     )
 
     @field_validator("interval")
@@ -413,7 +417,9 @@ class LoadedConfig:
 
         c = self.config.checks
         base = load_pack(self.resolve(c.pack) if c.pack else None)
-        extra = RulePack(apiVersion=API_VERSION, kind="RulePack", checks=c.checks, overrides=c.overrides, snoozes=c.snoozes)
+        extra = RulePack(
+            apiVersion=API_VERSION, kind="RulePack", checks=c.checks, overrides=c.overrides, snoozes=c.snoozes
+        )
         return merge_packs(base, extra)
 
     def store_url(self) -> str:

@@ -19,6 +19,7 @@ from agent.config import (
     PrometheusSource,
     QueueQueryConfig,
     SecretRef,
+    ServeConfig,
     SignalsSource,
     SLOSource,
     StoreConfig,
@@ -33,6 +34,7 @@ END = "<!-- config-reference:end -->"
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("`ownership.yaml` (kind: Config)", Config),
     ("store", StoreConfig),
+    ("serve (`ownership serve`)", ServeConfig),
     ("source kind `catalog`", CatalogSource),
     ("source kind `prometheus`", PrometheusSource),
     ("source kind `alertmanager`", AlertmanagerSource),

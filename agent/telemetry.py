@@ -11,8 +11,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 _configured = False
 
 
-def setup_tracing(otlp_endpoint: str | None = None, exporter: SpanExporter | None = None,
-                  service_name: str = "ownership-agent") -> TracerProvider | None:
+def setup_tracing(
+    otlp_endpoint: str | None = None, exporter: SpanExporter | None = None, service_name: str = "ownership-agent"
+) -> TracerProvider | None:
     """Install a tracer provider once per process; None when tracing stays off."""
     global _configured
     if _configured or (otlp_endpoint is None and exporter is None):

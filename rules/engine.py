@@ -132,6 +132,15 @@ class CheckContext:
         """Every alerting rule resolved to its paging paths at `now` (computed once, shared by checks)."""
         return [self.paging.resolve(sr, self.now) for sr in self.graph.alert_rules()]
 
+    @cached_property
+    def rules_by_service(self) -> dict[str, list[Any]]:
+        """Alerting rules (SourcedRule) per catalog service they are attributed to, computed once."""
+        out: dict[str, list[Any]] = {}
+        for sr, a in zip(self.graph.alert_rules(), self.alerts, strict=True):
+            for svc in a.services:
+                out.setdefault(svc, []).append(sr)
+        return out
+
     def team_of(self, service: str | None) -> str | None:
         return self._team_of_service.get(service) if service else None
 

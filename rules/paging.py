@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from collectors.facts import AlertmanagerFacts, Matcher, PDService, Receiver, Route
+from collectors.facts import AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule
 from rules.graph import OwnershipGraph, SourcedRule
 from rules.labelsets import AlertLabels, alert_labels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
@@ -143,6 +143,7 @@ class PagingResolver:
     def __init__(self, graph: OwnershipGraph):
         self.g = graph
         self.oncall = OnCallIndex(graph.pagerduty)
+        self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
         self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
         self.intervals = {name: intervals_by_name(am) for name, am in graph.alertmanagers.items()}
         self.receivers = {name: {r.name: r for r in am.receivers} for name, am in graph.alertmanagers.items()}
@@ -170,8 +171,14 @@ class PagingResolver:
     # ---- one alert
 
     def labels_of(self, sr: SourcedRule) -> AlertLabels:
+        key = id(sr.rule)  # rules live as long as the graph; inference parses PromQL, so do it once
+        hit = self._labels.get(key)
+        if hit is not None and hit[0] is sr.rule:
+            return hit[1]
         prom = self.g.prometheus.get(sr.source)
-        return alert_labels(sr.rule, prom.external_labels if prom else {}, prom.alert_relabel_configs if prom else [])
+        got = alert_labels(sr.rule, prom.external_labels if prom else {}, prom.alert_relabel_configs if prom else [])
+        self._labels[key] = (sr.rule, got)
+        return got
 
     def label_sets(self, labels: AlertLabels, am: str) -> list[tuple[dict[str, str], dict[str, str]]]:
         """(label set, condition) pairs covering the open labels the tree tests."""

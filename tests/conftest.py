@@ -17,6 +17,9 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
+# fixtures of the document tests (tests/reports); a second conftest.py would shadow this one
+pytest_plugins = ["reports.reports_support"]
+
 REPO_ROOT = TESTS_DIR.parent
 
 
@@ -84,6 +87,57 @@ def shared_dir() -> Path:
 # ===================================================================================
 
 
-
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true", default=False, help="rewrite golden expected files")
+
+
+# ===================================================================================
+# BEGIN API fixtures (tests/api): the demo organisation collected once, served in-process
+# ===================================================================================
+
+API_TESTS_DIR = TESTS_DIR / "api"
+if str(API_TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(API_TESTS_DIR))  # api_support, bigorg
+
+
+@pytest.fixture(scope="session")
+def demo_loaded():
+    from agent import demo
+    from agent.config import load_config
+
+    return load_config(demo.config_path())
+
+
+@pytest.fixture(scope="session")
+def demo_snapshot(demo_loaded):
+    from agent.pipeline import collect
+
+    snap = collect(demo_loaded, demo_loaded.config.now, None, progress=False)
+    snap.id = 1
+    return snap
+
+
+@pytest.fixture(scope="session")
+def demo_state(demo_snapshot, demo_loaded):
+    """A ServeState serving the demo snapshot (no store, no scheduler), token api_support.TOKEN."""
+    from api_support import TOKEN
+
+    from agent.api import ServeState
+    from agent.config import ServeConfig
+
+    return ServeState.for_snapshot(demo_snapshot, ServeConfig(), [TOKEN], pack=demo_loaded.pack())
+
+
+@pytest.fixture
+def api_client(demo_state):
+    from fastapi.testclient import TestClient
+
+    from agent.api import create_app
+
+    with TestClient(create_app(demo_state)) as c:
+        yield c
+
+
+# ===================================================================================
+# END API fixtures
+# ===================================================================================

@@ -81,9 +81,7 @@ class SlowQueryUnwatched:
             )
             if LATENCY_SLI.search(text) or slo.labels.get("category") == "latency":
                 return f"SLO {slo.name}"
-        for sr in g.alert_rules():
-            if service not in g.services_of_labels(ctx.paging.labels_of(sr).fixed):
-                continue
+        for sr in ctx.rules_by_service.get(service, []):
             if LATENCY.search(sr.rule.name) or LATENCY.search(sr.rule.expr):
                 return f"alert {sr.rule.name}"
         return None

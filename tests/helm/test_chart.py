@@ -74,7 +74,9 @@ def test_custom_resources_match_their_crd_schemas(shared_dir: Path) -> None:
     for d in docs:
         if d["kind"] not in CRD_FILES:
             continue
-        crd = yaml.safe_load((shared_dir / "reference-data" / "prometheus-operator-crds" / CRD_FILES[d["kind"]]).read_text())
+        crd = yaml.safe_load(
+            (shared_dir / "reference-data" / "prometheus-operator-crds" / CRD_FILES[d["kind"]]).read_text()
+        )
         version = d["apiVersion"].split("/")[1]
         schema = next(v["schema"]["openAPIV3Schema"] for v in crd["spec"]["versions"] if v["name"] == version)
         # the CRD's patterns are Go regexes (`^(?i)...`): validate without checking the schema itself
@@ -111,8 +113,10 @@ def test_secrets_come_from_kubernetes_secrets() -> None:
         assert "secretKeyRef" in env[name]["valueFrom"], name
     [cm] = [d for d in docs if d["kind"] == "ConfigMap" and "ownership.yaml" in d["data"]]
     cfg = yaml.safe_load(cm["data"]["ownership.yaml"])
-    assert cfg["store"] == {"url": "postgresql+psycopg://ownership@postgres.db:5432/ownership",
-                            "password": {"token_env": "OWNERSHIP_DB_PASSWORD"}}
+    assert cfg["store"] == {
+        "url": "postgresql+psycopg://ownership@postgres.db:5432/ownership",
+        "password": {"token_env": "OWNERSHIP_DB_PASSWORD"},
+    }
 
 
 def test_sqlite_allows_one_replica_only() -> None:

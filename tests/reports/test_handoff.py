@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import check_golden
+from reports.reports_support import check_golden
 
 from agent import demo
 from agent.errors import InputError

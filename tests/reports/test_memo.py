@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import check_golden, in_ci
+from reports.reports_support import check_golden, in_ci
 
 from agent import demo
 from agent.errors import InputError

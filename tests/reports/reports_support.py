@@ -1,4 +1,5 @@
-"""Fixtures of the document tests: the demo organisation at its fixed instant, and a fixed findings input.
+"""Fixtures and helpers of the document tests (imported by them; not a conftest, so that
+`from conftest import ...` elsewhere keeps meaning tests/conftest.py): the demo organisation at its fixed instant, and a fixed findings input.
 
 The findings are an input of the golden tests (testdata/demo-findings.json, file paths relative to the
 demo organisation), so the memo and handoff goldens change only when the documents change, not whenever

@@ -1,0 +1,33 @@
+"""/api/v1/findings: the ownership gaps of the latest snapshot, filtered and paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from agent.api.deps import API_PREFIX, PageDep, ViewDep, paginate
+from agent.api.models import Page
+from rules.findings import Finding, Severity
+
+router = APIRouter(prefix=API_PREFIX, tags=["findings"])
+
+
+@router.get("/findings", response_model=Page[Finding], summary="Findings, most severe first")
+def list_findings(
+    view: ViewDep,
+    page: PageDep,
+    service: Annotated[str | None, Query(description="only this service")] = None,
+    team: Annotated[str | None, Query(description="only this team")] = None,
+    check: Annotated[str | None, Query(pattern=r"^OWN[0-9]{3}$", description="only this check id, e.g. OWN004")] = None,
+    severity: Annotated[Severity | None, Query(description="only this severity")] = None,
+) -> Page[Finding]:
+    items = [
+        f
+        for f in view.findings
+        if (service is None or f.service == service)
+        and (team is None or f.team == team)
+        and (check is None or f.check == check)
+        and (severity is None or f.severity == severity)
+    ]
+    return paginate(items, page)

@@ -1,0 +1,296 @@
+"""What `ownership serve` serves: the latest snapshot, with its graph, paging resolver, findings and
+metrics computed once per snapshot id; and the scheduler thread that replaces it every interval."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from prometheus_client.core import Metric
+
+from agent.answers import Summary
+from agent.config import LoadedConfig, ServeConfig
+from collectors.durations import parse_duration
+from collectors.facts import Snapshot
+from rules.findings import Finding
+from rules.graph import OwnershipGraph
+from rules.paging import AlertPaging, PagingResolver, ServicePages
+
+log = logging.getLogger("ownership.serve")
+
+
+class View:
+    """One snapshot and everything computed from it; answers for the snapshot's instant are cached."""
+
+    def __init__(self, snapshot: Snapshot, pack: Any = None, collection_duration_s: float | None = None):
+        self.snapshot = snapshot
+        self.now: datetime = snapshot.now
+        if pack is None:
+            from rules.engine import load_pack
+
+            pack = load_pack()
+        self.pack = pack
+        self.collection_duration_s = collection_duration_s
+        self.graph = OwnershipGraph.build(snapshot)
+        self.resolver = PagingResolver(self.graph)
+        # the resolver keeps caches of its own: one computation at a time per snapshot
+        self.lock = threading.RLock()
+        self._service_pages: dict[str, ServicePages] = {}
+        self._metrics: dict[tuple[Any, ...], list[Metric]] = {}
+
+    @property
+    def id(self) -> int | None:
+        return self.snapshot.id
+
+    @cached_property
+    def findings(self) -> list[Finding]:
+        from rules.engine import run_checks
+
+        with self.lock:
+            return run_checks(self.graph, self.now, self.pack)
+
+    @cached_property
+    def alerts(self) -> list[AlertPaging]:
+        """Every alerting rule resolved at the snapshot's instant."""
+        with self.lock:
+            return [self.resolver.resolve(sr, self.now) for sr in self.graph.alert_rules()]
+
+    @cached_property
+    def summary(self) -> Summary:
+        from agent.summary import summarize
+
+        with self.lock:
+            return summarize(self.graph)
+
+    def service_pages(self, service: str, at: datetime | None = None) -> ServicePages:
+        with self.lock:
+            if at is not None and at != self.now:
+                return self.resolver.service_pages(service, at)
+            if service not in self._service_pages:
+                self._service_pages[service] = self.resolver.service_pages(service, self.now)
+            return self._service_pages[service]
+
+    def metrics(self, bounds: ServeConfig) -> list[Metric]:
+        from agent.metrics import DEFAULT_SLOW_MEAN_MS, MetricsInput, compute
+
+        key = (
+            bounds.engineer_label,
+            bounds.max_engineers,
+            bounds.max_services,
+            bounds.max_teams,
+            bounds.max_queues,
+        )
+        with self.lock:
+            if key not in self._metrics:
+                own010 = self.pack.checks.get("OWN010")
+                slow_ms = float((own010.params if own010 else {}).get("slow_mean_ms", DEFAULT_SLOW_MEAN_MS))
+                inp = MetricsInput(
+                    self.graph, self.alerts, self.findings, self.now, self.collection_duration_s, slow_ms
+                )
+                self._metrics[key] = compute(inp, bounds)
+            return self._metrics[key]
+
+    def warm(self, bounds: ServeConfig) -> View:
+        """Compute what every scrape and most requests need before the view is published."""
+        _ = self.findings, self.alerts, self.summary
+        self.metrics(bounds)
+        return self
+
+
+class ServeState:
+    """The state the API reads: settings, tokens, the current view and (optionally) the store."""
+
+    def __init__(
+        self,
+        settings: ServeConfig,
+        tokens: list[str],
+        loaded: LoadedConfig | None = None,
+        store_url: str | None = None,
+        now: Callable[[], datetime] | None = None,
+        demo: bool = False,
+    ):
+        self.settings = settings
+        self.tokens = [t.encode() for t in tokens if t]
+        self.loaded = loaded
+        self.store_url = store_url
+        self.demo = demo
+        self._now = now or (lambda: datetime.now(UTC))
+        self._view: View | None = None
+        self._lock = threading.Lock()
+        self._store: Any = None
+        self.scheduler: Scheduler | None = None
+        self.last_error: str | None = None
+        self._old_views: dict[int, View] = {}
+        from agent.metrics import registry
+
+        self.registry = registry(self._metric_families)
+
+    # ---- the current view
+
+    @property
+    def view(self) -> View | None:
+        return self._view
+
+    def _metric_families(self) -> list[Metric] | None:
+        v = self._view
+        return v.metrics(self.settings) if v is not None else None
+
+    def pack(self) -> Any:
+        return self.loaded.pack() if self.loaded is not None else None
+
+    def publish(self, snapshot: Snapshot, collection_duration_s: float | None = None) -> View:
+        view = View(snapshot, self.pack(), collection_duration_s).warm(self.settings)
+        with self._lock:
+            self._view = view
+        return view
+
+    @classmethod
+    def for_snapshot(
+        cls, snapshot: Snapshot, settings: ServeConfig | None = None, tokens: list[str] | None = None, pack: Any = None
+    ) -> ServeState:
+        """A state serving one snapshot, no store, no scheduler (tests, embedding)."""
+        st = cls(settings or ServeConfig(), tokens or [])
+        st._view = View(snapshot, pack).warm(st.settings)
+        return st
+
+    # ---- the store
+
+    def store(self) -> Any:
+        if self.store_url is None:
+            return None
+        with self._lock:
+            if self._store is None:
+                from agent.store import Store
+
+                self._store = Store(self.store_url)
+                self._store.migrate()
+            return self._store
+
+    def history(self, limit: int) -> list[tuple[int, datetime, datetime]]:
+        """(id, taken_at, now) of stored snapshots, newest first; just the current one without a store."""
+        store = self.store()
+        if store is not None:
+            return list(store.history(limit))
+        v = self._view
+        if v is None or v.snapshot.id is None:
+            return []
+        return [(v.snapshot.id, v.snapshot.taken_at, v.snapshot.now)]
+
+    def snapshot(self, snapshot_id: int) -> Snapshot | None:
+        v = self._view
+        if v is not None and v.snapshot.id == snapshot_id:
+            return v.snapshot
+        store = self.store()
+        return store.get(snapshot_id) if store is not None else None
+
+    def earlier_snapshots(self, before: datetime, limit: int = 10) -> list[tuple[int | None, datetime, Snapshot]]:
+        """(id, instant, snapshot) of stored snapshots computed for instants before `before`, oldest first."""
+        out = []
+        for sid, _taken, now in self.history(200):
+            if now < before:
+                snap = self.snapshot(sid)
+                if snap is not None:
+                    out.append((sid, now, snap))
+            if len(out) >= limit:
+                break
+        return list(reversed(out))
+
+    def view_of(self, snapshot_id: int) -> View | None:
+        """A view of a stored snapshot (a few are kept: handoffs compare with the previous shift)."""
+        v = self._view
+        if v is not None and v.id == snapshot_id:
+            return v
+        with self._lock:
+            if snapshot_id in self._old_views:
+                return self._old_views[snapshot_id]
+        snap = self.snapshot(snapshot_id)
+        if snap is None:
+            return None
+        old = View(snap, self.pack())
+        with self._lock:
+            self._old_views[snapshot_id] = old
+            while len(self._old_views) > 4:
+                self._old_views.pop(next(iter(self._old_views)))
+        return old
+
+    def findings_before(self, at: datetime) -> list[Finding] | None:
+        """Findings of the latest stored snapshot computed for an instant at or before `at` (None: no such)."""
+        for sid, _taken, now in self.history(200):
+            if now <= at:
+                old = self.view_of(sid)
+                return old.findings if old is not None else None
+        return None
+
+    # ---- collection
+
+    def collect_once(self) -> View:
+        """Collect every source, store the snapshot and publish it."""
+        from agent.pipeline import collect
+
+        if self.loaded is None:
+            raise RuntimeError("no config to collect from")
+        store = self.store()
+        previous = self._view.snapshot if self._view is not None else (store.latest() if store else None)
+        t0 = time.perf_counter()
+        snap = collect(self.loaded, self._now(), previous, progress=False)
+        duration = time.perf_counter() - t0
+        if store is not None:
+            store.save(snap)
+        return self.publish(snap, duration)
+
+    def load_latest(self) -> View | None:
+        """Publish the latest stored snapshot, if any (a restart serves at once, before collecting)."""
+        store = self.store()
+        snap = store.latest() if store is not None else None
+        return self.publish(snap) if snap is not None else None
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class Scheduler:
+    """A daemon thread collecting every `interval`; a failed run keeps serving the previous snapshot."""
+
+    def __init__(self, state: ServeState, interval: timedelta, collect_first: bool = True):
+        self.state = state
+        self.interval = interval
+        self.collect_first = collect_first
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="ownership-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = 0.0 if self.collect_first else self.interval.total_seconds()
+        while not self._stop.wait(wait):
+            try:
+                view = self.state.collect_once()
+                self.state.last_error = None
+                log.info("snapshot %s published", view.id)
+            except Exception as e:  # keep serving the last snapshot; try again next interval
+                self.state.last_error = f"{type(e).__name__}: {e}"
+                log.exception("collection failed; serving the previous snapshot")
+            self.runs += 1
+            wait = self.interval.total_seconds()
+
+
+def interval_of(settings: ServeConfig) -> timedelta:
+    return timedelta(seconds=parse_duration(settings.interval))

@@ -1,0 +1,394 @@
+"""/metrics: gauges computed from the latest snapshot by a custom prometheus_client Collector.
+
+Label cardinality is bounded: only the top `max_services` services, `max_teams` teams,
+`max_engineers` engineers and `max_queues` queues get series of their own; the rest are summed
+under the value "other". An empty label value means "none" (an unowned service, an alert that
+no catalog service claims).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any, Protocol
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from collectors.facts import PDIncident, Team
+from rules.findings import Finding
+from rules.graph import OwnershipGraph
+from rules.oncall import OnCallIndex, zone
+from rules.paging import AlertPaging
+
+OTHER = "other"
+SURFACE_WINDOW = timedelta(days=7)
+PAGES_WINDOW = timedelta(days=7)
+DEFAULT_SLOW_MEAN_MS = 500.0
+_SEVERITY_WEIGHT = {"critical": 10_000, "warning": 100, "info": 1}
+
+
+class Bounds(Protocol):
+    """What the metrics read from config (agent.config.ServeConfig has these fields)."""
+
+    @property
+    def engineer_label(self) -> str: ...
+    @property
+    def max_engineers(self) -> int: ...
+    @property
+    def max_services(self) -> int: ...
+    @property
+    def max_teams(self) -> int: ...
+    @property
+    def max_queues(self) -> int: ...
+
+
+@dataclass
+class MetricsInput:
+    """Everything the gauges are computed from: one snapshot's graph, resolved alerts and findings."""
+
+    graph: OwnershipGraph
+    alerts: list[AlertPaging]
+    findings: list[Finding]
+    now: datetime
+    collection_duration_s: float | None = None
+    slow_mean_ms: float = DEFAULT_SLOW_MEAN_MS
+
+
+def _top(scores: dict[str, float], n: int) -> set[str]:
+    """The n highest-scoring names (ties by name); "" (none) is never bounded away."""
+    ranked = sorted((k for k in scores if k), key=lambda k: (-scores[k], k))
+    return set(ranked[:n])
+
+
+class _Bounder:
+    def __init__(self, kept: set[str]):
+        self.kept = kept
+
+    def __call__(self, value: str | None) -> str:
+        if not value:
+            return ""
+        return value if value in self.kept else OTHER
+
+
+class _Family:
+    """Samples summed by label values (so bounded values collapse into one series)."""
+
+    def __init__(self, name: str, doc: str, labels: tuple[str, ...]):
+        self.name, self.doc, self.labels = name, doc, labels
+        self.values: dict[tuple[str, ...], float] = defaultdict(float)
+
+    def add(self, value: float, *labels: str) -> None:
+        self.values[labels] += value
+
+    def set(self, value: float, *labels: str) -> None:
+        self.values[labels] = value
+
+    def metric(self) -> GaugeMetricFamily:
+        g = GaugeMetricFamily(self.name, self.doc, labels=list(self.labels))
+        for labels, v in sorted(self.values.items()):
+            g.add_metric(list(labels), v)
+        return g
+
+
+def _team_hours_off(team: Team | None, at: datetime) -> bool:
+    """Outside the team's working hours in its time zone (default Monday to Friday 09:00 to 18:00 UTC)."""
+    days, start, end, tz = [0, 1, 2, 3, 4], time(9), time(18), "UTC"
+    if team is not None:
+        wh = team.working_hours
+        days, start, end, tz = wh.days, time.fromisoformat(wh.start), time.fromisoformat(wh.end), team.timezone
+    try:
+        local = at.astimezone(zone(tz))
+    except ValueError:
+        local = at
+    t = local.time().replace(tzinfo=None)
+    return not (local.weekday() in days and start <= t < end)
+
+
+def notified_users(graph: OwnershipGraph, oncall: OnCallIndex, incident: PDIncident) -> set[str]:
+    """PagerDuty users an incident notified or was assigned to: assignments, assign and acknowledge
+    log entries, and whoever held the first escalation level when it was created."""
+    users = set(incident.assignees)
+    policy = incident.escalation_policy_id
+    if policy is None:
+        svc = oncall.services.get(incident.service_id)
+        policy = svc.escalation_policy_id if svc else None
+    if policy:
+        levels = sorted(lv.level for lv in oncall.policies[policy].levels) if policy in oncall.policies else [1]
+        users.update(oncall.holders(policy, levels[0] if levels else 1, incident.created_at))
+    return users
+
+
+def _log_users(graph: OwnershipGraph) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for e in graph.pagerduty.log_entries:
+        if not e.incident_id:
+            continue
+        if e.type in ("assign_log_entry", "notify_log_entry", "escalate_log_entry"):
+            out[e.incident_id].update(e.assignees)
+        if e.type == "acknowledge_log_entry" and e.agent_id and (e.agent_type or "").startswith("user"):
+            out[e.incident_id].add(e.agent_id)
+    return out
+
+
+def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
+    """Every ownership_* gauge for one snapshot, with bounded label values."""
+    g = inp.graph
+    now = inp.now
+    team_of = {s.name: s.team or "" for s in g.catalog.services}
+
+    # ---- which services, teams and engineers keep their own series
+    service_score: Counter[str] = Counter()
+    team_score: Counter[str] = Counter()
+    for svc in g.catalog.services:
+        service_score[svc.name] += 0
+        team_score[svc.team or ""] += 1
+    for f in inp.findings:
+        service_score[f.service or ""] += _SEVERITY_WEIGHT.get(f.severity, 1)
+        team_score[f.team or ""] += 0
+    for a in inp.alerts:
+        for name in a.services:
+            service_score[name] += 1 if a.pages else 0
+    svc_b = _Bounder(_top(dict(service_score), bounds.max_services))
+    team_b = _Bounder(_top(dict(team_score), bounds.max_teams))
+
+    def team_for(service: str | None, explicit: str | None = None) -> str:
+        return team_b(explicit if explicit is not None else team_of.get(service or "", ""))
+
+    # ---- findings
+    findings = _Family(
+        "ownership_findings", "Findings by check, severity, service and team.", ("check", "severity", "service", "team")
+    )
+    for f in inp.findings:
+        findings.add(1, f.check, f.severity, svc_b(f.service), team_for(f.service, f.team))
+
+    # ---- paging alerts per service and urgency
+    paging = _Family(
+        "ownership_paging_alerts",
+        "Alerting rules by the urgency they reach: high pages, low only notifies, none reaches nobody.",
+        ("service", "team", "urgency"),
+    )
+    for a in inp.alerts:
+        urgency = "high" if a.pages else ("low" if a.notifies_only else "none")
+        for name in a.services or [""]:
+            paging.add(1, svc_b(name), team_for(name), urgency)
+
+    # ---- SLOs and whether a burn-rate alert pages
+    slos = _Family(
+        "ownership_slos", "SLOs, and whether a burn-rate alert of theirs pages someone.", ("service", "team", "paging")
+    )
+    paging_slos = {a.slo for a in inp.alerts if a.slo and a.pages}
+    for slo in g.slos.slos:
+        slos.add(1, svc_b(slo.service), team_for(slo.service), "true" if slo.name in paging_slos else "false")
+
+    # ---- catalog services by team and owner
+    services = _Family("ownership_services", "Catalog services by team, owned or not.", ("team", "owned"))
+    for svc in g.catalog.services:
+        services.add(1, team_b(svc.team), "true" if svc.team else "false")
+
+    # ---- engineers
+    oncall = OnCallIndex(g.pagerduty)
+    surface, pages7, offhours7 = _engineer_counts(g, oncall, inp.alerts, now)
+    people_by_pd = {p.pagerduty_user_id: p for p in g.catalog.people if p.pagerduty_user_id}
+    pd_users = {u.id: u for u in g.pagerduty.users}
+
+    def handle(uid: str) -> str:
+        p = people_by_pd.get(uid)
+        if bounds.engineer_label == "catalog_id" and p is not None:
+            return p.id
+        if bounds.engineer_label == "email":
+            email = (p.email if p else None) or (pd_users[uid].email if uid in pd_users else None)
+            if email:
+                return email
+        return uid
+
+    engineer_ids = set(pd_users) | set(surface) | set(pages7)
+    eng_score = {uid: float(surface.get(uid, 0) * 1000 + pages7.get(uid, 0)) for uid in engineer_ids}
+    kept_eng = _top(eng_score, bounds.max_engineers)
+    eng_surface = _Family(
+        "ownership_engineer_paging_alerts",
+        "Alerting rules that can page the engineer in the next 7 days (their paging surface).",
+        ("engineer",),
+    )
+    eng_pages = _Family(
+        "ownership_engineer_pages_7d",
+        "PagerDuty incidents that notified the engineer in the last 7 days.",
+        ("engineer",),
+    )
+    eng_off = _Family(
+        "ownership_engineer_offhours_pages_7d",
+        "PagerDuty incidents that notified the engineer outside their team's working hours in the last 7 days.",
+        ("engineer",),
+    )
+    for uid in sorted(engineer_ids):
+        label = handle(uid) if uid in kept_eng else OTHER
+        eng_surface.add(surface.get(uid, 0), label)
+        eng_pages.add(pages7.get(uid, 0), label)
+        eng_off.add(offhours7.get(uid, 0), label)
+
+    # ---- queue lag
+    queue_lag = _Family(
+        "ownership_queue_lag",
+        "Queue lag or backlog (messages or seconds, as the queue's kind measures it).",
+        ("service", "queue", "kind"),
+    )
+    service_of_queue: dict[str, str] = {}
+    for svc in g.catalog.services:
+        for queue in svc.queues:
+            service_of_queue.setdefault(queue.name, svc.name)
+    lags = [
+        (lag.service or service_of_queue.get(lag.queue, ""), lag) for sig in g.signals.values() for lag in sig.queue_lag
+    ]
+    queue_score: dict[str, float] = {}
+    for service, lag in lags:
+        if svc_b(service) != OTHER:
+            queue_score[lag.queue] = max(queue_score.get(lag.queue, 0.0), lag.value) + 1e-9
+    q_b = _Bounder(_top(queue_score, bounds.max_queues))
+    for service, lag in lags:
+        sb = svc_b(service)
+        queue_lag.add(lag.value, sb, OTHER if sb == OTHER else q_b(lag.queue), lag.kind)
+
+    # ---- slow queries
+    slow = _Family(
+        "ownership_slow_query_seconds",
+        "Total execution time of the statements whose mean is over the slow-query threshold.",
+        ("service", "database"),
+    )
+    services_of_db: dict[str, list[str]] = defaultdict(list)
+    for svc in g.catalog.services:
+        for db in svc.databases:
+            services_of_db[db].append(svc.name)
+    for pg in g.postgres.values():
+        for st in pg.statements:
+            if st.mean_exec_time_ms < inp.slow_mean_ms:
+                continue
+            for service in services_of_db.get(st.database) or [""]:
+                sb = svc_b(service)
+                slow.add(st.total_exec_time_ms / 1000.0, sb, OTHER if sb == OTHER else st.database)
+
+    # ---- sources and the collection
+    up = _Family("ownership_source_up", "1 when the source's last collection succeeded.", ("source", "kind"))
+    stale = _Family(
+        "ownership_source_stale", "1 when the source's facts are stale or kept from an earlier run.", ("source", "kind")
+    )
+    last_ok = _Family(
+        "ownership_source_last_success_timestamp_seconds",
+        "When the source last answered (Unix time).",
+        ("source", "kind"),
+    )
+    dur = _Family(
+        "ownership_source_collection_duration_seconds",
+        "How long the source's last collection took.",
+        ("source", "kind"),
+    )
+    for res in g.snapshot.sources:
+        st_ = res.status
+        up.set(1.0 if st_.ok else 0.0, st_.name, st_.kind)
+        stale.set(1.0 if st_.stale else 0.0, st_.name, st_.kind)
+        if st_.last_success_at is not None:
+            last_ok.set(st_.last_success_at.timestamp(), st_.name, st_.kind)
+        dur.set(st_.duration_s, st_.name, st_.kind)
+    snap_ts = GaugeMetricFamily(
+        "ownership_snapshot_timestamp_seconds",
+        "When the snapshot the metrics are computed from was collected (Unix time).",
+        value=g.snapshot.taken_at.timestamp(),
+    )
+    total = inp.collection_duration_s
+    if total is None:
+        total = max((r.status.duration_s for r in g.snapshot.sources), default=0.0)
+    coll = GaugeMetricFamily(
+        "ownership_collection_duration_seconds", "How long the collection of the latest snapshot took.", value=total
+    )
+    fams = [findings, paging, slos, services, eng_surface, eng_pages, eng_off, queue_lag, slow, up, stale, last_ok, dur]
+    out: list[Metric] = [f.metric() for f in fams]
+    return out + [snap_ts, coll]
+
+
+def _engineer_counts(
+    g: OwnershipGraph, oncall: OnCallIndex, alerts: Iterable[AlertPaging], now: datetime
+) -> tuple[Counter[str], Counter[str], Counter[str]]:
+    """Per PagerDuty user: paging surface (next 7 days), incidents in the last 7 days, off-hours ones."""
+    until = now + SURFACE_WINDOW
+    users_of_policy: dict[str, set[str]] = {}
+
+    def holders(policy: str) -> set[str]:
+        if policy not in users_of_policy:
+            levels = {lv.level for lv in oncall.policies[policy].levels} if policy in oncall.policies else set()
+            levels |= {lvl for (pid, lvl) in oncall.entries if pid == policy}
+            users_of_policy[policy] = {
+                sh.user_id for lvl in levels for sh in oncall.holders_over(policy, lvl, now, until)
+            }
+        return users_of_policy[policy]
+
+    surface: Counter[str] = Counter()
+    for a in alerts:
+        pds = {p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown"}
+        users: set[str] = set()
+        for pid in pds:
+            svc = oncall.services.get(pid)
+            if svc is not None and svc.escalation_policy_id and svc.status != "disabled":
+                users |= holders(svc.escalation_policy_id)
+        for u in users:
+            surface[u] += 1
+
+    pages: Counter[str] = Counter()
+    off: Counter[str] = Counter()
+    since = now - PAGES_WINDOW
+    by_log = _log_users(g)
+    people_by_pd = {p.pagerduty_user_id: p for p in g.catalog.people if p.pagerduty_user_id}
+    teams = {t.name: t for t in g.catalog.teams}
+    team_of_pd_service = {pid: s.team for s in g.catalog.services for pid in s.pagerduty_service_ids if s.team}
+    for inc in g.pagerduty.incidents:
+        if not (since <= inc.created_at <= now):
+            continue
+        for u in notified_users(g, oncall, inc) | by_log.get(inc.id, set()):
+            pages[u] += 1
+            p = people_by_pd.get(u)
+            team_name = (p.teams[0] if p and p.teams else None) or team_of_pd_service.get(inc.service_id)
+            if _team_hours_off(teams.get(team_name or ""), inc.created_at):
+                off[u] += 1
+    return surface, pages, off
+
+
+class SnapshotCollector(Collector):
+    """Reads the latest computed families on every scrape (computed once per snapshot, not per scrape)."""
+
+    def __init__(self, families: Callable[[], list[Metric] | None]):
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families() or []
+
+    def describe(self) -> list[Any]:
+        return []  # families depend on the snapshot; nothing to check at registration
+
+
+def registry(families: Callable[[], list[Metric] | None]) -> CollectorRegistry:
+    """A registry holding only the ownership gauges (no process or platform collectors)."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(SnapshotCollector(families))
+    return reg
+
+
+QUEUE_KINDS = 6  # kafka, rabbitmq, sqs, celery, redis, other
+
+
+def series_bound(b: Bounds, checks: int, sources: int) -> int:
+    """The most series /metrics can have under the bounds, for an organisation where each service has one
+    team, one database and queues of one kind (a named service's series carry its one team; "" and
+    "other" services may carry any team)."""
+    svc_team = b.max_services + 2 * (b.max_teams + 2)
+    return (
+        checks * 3 * svc_team  # ownership_findings
+        + 3 * svc_team  # ownership_paging_alerts
+        + 2 * svc_team  # ownership_slos
+        + 2 * (b.max_teams + 2)  # ownership_services
+        + 3 * (b.max_engineers + 1)  # the three engineer gauges
+        + b.max_queues
+        + QUEUE_KINDS * (b.max_services + 2)  # ownership_queue_lag
+        + 2 * (b.max_services + 2)  # ownership_slow_query_seconds
+        + 4 * sources  # the per-source gauges
+        + 2  # snapshot timestamp, collection duration
+    )

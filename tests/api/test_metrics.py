@@ -1,0 +1,178 @@
+"""/metrics: exactly the agreed gauges, parseable by prometheus_client, and bounded label cardinality."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from bigorg import big_org
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from agent.api import ServeState, View, create_app
+from agent.config import ServeConfig
+from agent.metrics import OTHER, series_bound
+from collectors.facts import Snapshot
+from rules.checks import CHECKS
+from rules.findings import Finding
+
+NAMES = {
+    "ownership_findings": ("check", "severity", "service", "team"),
+    "ownership_paging_alerts": ("service", "team", "urgency"),
+    "ownership_slos": ("service", "team", "paging"),
+    "ownership_services": ("team", "owned"),
+    "ownership_engineer_paging_alerts": ("engineer",),
+    "ownership_engineer_pages_7d": ("engineer",),
+    "ownership_engineer_offhours_pages_7d": ("engineer",),
+    "ownership_queue_lag": ("service", "queue", "kind"),
+    "ownership_slow_query_seconds": ("service", "database"),
+    "ownership_source_up": ("source", "kind"),
+    "ownership_source_stale": ("source", "kind"),
+    "ownership_source_last_success_timestamp_seconds": ("source", "kind"),
+    "ownership_source_collection_duration_seconds": ("source", "kind"),
+    "ownership_snapshot_timestamp_seconds": (),
+    "ownership_collection_duration_seconds": (),
+}
+
+
+def _families(text: str) -> dict:
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def test_demo_metrics_parse_and_have_exactly_the_agreed_names(api_client: TestClient, demo_state: ServeState) -> None:
+    r = api_client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    fams = _families(r.text)
+    assert set(fams) == set(NAMES)
+    for name, fam in fams.items():
+        assert fam.type == "gauge", name
+        assert fam.samples, name
+        for s in fam.samples:
+            assert s.name == name
+            assert tuple(sorted(s.labels)) == tuple(sorted(NAMES[name])), name
+    view = demo_state.view
+    g = view.graph
+    total = lambda n: sum(s.value for s in fams[n].samples)  # noqa: E731
+    assert total("ownership_findings") == len(view.findings)
+    assert total("ownership_services") == len(g.catalog.services)
+    assert total("ownership_paging_alerts") >= len(g.alert_rules())
+    assert total("ownership_slos") == len(g.slos.slos)
+    assert {s.labels["source"] for s in fams["ownership_source_up"].samples} == {
+        r.status.name for r in view.snapshot.sources
+    }
+    assert {s.labels["urgency"] for s in fams["ownership_paging_alerts"].samples} <= {"high", "low", "none"}
+    assert {s.labels["engineer"] for s in fams["ownership_engineer_paging_alerts"].samples} == {
+        u.id for u in g.pagerduty.users
+    }
+    unowned = [s for s in fams["ownership_services"].samples if s.labels["owned"] == "false"]
+    assert sum(s.value for s in unowned) == sum(1 for s in g.catalog.services if not s.team)
+    assert max(s.value for s in fams["ownership_engineer_paging_alerts"].samples) > 0
+    assert max(s.value for s in fams["ownership_engineer_pages_7d"].samples) > 0
+    assert fams["ownership_snapshot_timestamp_seconds"].samples[0].value == view.snapshot.taken_at.timestamp()
+
+
+def test_paging_surface_matches_the_engineer_answer(demo_state: ServeState) -> None:
+    """The gauge counts the alerts `pages --engineer` lists for the next 7 days."""
+    from datetime import timedelta
+
+    view = demo_state.view
+    fams = {m.name: m for m in view.metrics(ServeConfig())}
+    surface = {s.labels["engineer"]: s.value for s in fams["ownership_engineer_paging_alerts"].samples}
+    for uid, value in sorted(surface.items())[:6]:
+        ans = view.resolver.engineer_pages(uid, view.now, timedelta(days=7))
+        alerts = {(a.prometheus, a.alert, a.file, a.line) for s in ans.services for a in s.alerts}
+        assert value == len(alerts), uid
+
+
+@pytest.mark.parametrize("label", ["catalog_id", "email"])
+def test_engineer_label_is_the_handle_config_chooses(demo_state: ServeState, label: str) -> None:
+    view = demo_state.view
+    fams = {m.name: m for m in view.metrics(ServeConfig(engineer_label=label))}
+    got = {s.labels["engineer"] for s in fams["ownership_engineer_pages_7d"].samples}
+    by_pd = {p.pagerduty_user_id: p for p in view.graph.catalog.people if p.pagerduty_user_id}
+    want = set()
+    for u in view.graph.pagerduty.users:
+        p = by_pd.get(u.id)
+        if label == "catalog_id":
+            want.add(p.id if p else u.id)
+        else:
+            want.add((p.email if p else None) or u.email or u.id)
+    assert got == want
+
+
+@pytest.fixture(scope="module")
+def big_view() -> View:
+    snap: Snapshot = big_org(services=2000, engineers=3000, teams=100)
+    view = View(snap)
+    t0 = time.perf_counter()
+    _ = view.alerts
+    assert time.perf_counter() - t0 < 60
+    # findings built directly: a few per service, on every check and severity, so every label is exercised
+    # (running the whole check catalogue on 2,000 services is a benchmark, not this test)
+    findings = []
+    for i, s in enumerate(view.graph.catalog.services):
+        for c in CHECKS[i % 3 :: 5]:
+            findings.append(
+                Finding(
+                    check=c.id,
+                    severity=("critical", "warning", "info")[i % 3],
+                    service=s.name,
+                    team=s.team,
+                    subject=s.name,
+                    summary="generated",
+                )
+            )
+    view.__dict__["findings"] = findings
+    return view
+
+
+def test_series_stay_within_the_configured_bound(big_view: View) -> None:
+    bounds = ServeConfig(max_services=50, max_engineers=100, max_teams=20, max_queues=60)
+    st = ServeState(bounds, ["t" * 20])
+    st._view = big_view
+    with TestClient(create_app(st)) as c:
+        text = c.get("/metrics").text
+    fams = _families(text)
+    assert set(fams) == set(NAMES)
+    samples = [s for f in fams.values() for s in f.samples]
+    values: dict[str, set[str]] = {}
+    for s in samples:
+        for k, v in s.labels.items():
+            values.setdefault(k, set()).add(v)
+    assert len(values["service"] - {"", OTHER}) <= bounds.max_services
+    assert len(values["team"] - {"", OTHER}) <= bounds.max_teams
+    assert len(values["engineer"] - {OTHER}) <= bounds.max_engineers
+    assert len(values["queue"] - {OTHER}) <= bounds.max_queues
+    assert OTHER in values["service"] and OTHER in values["engineer"] and OTHER in values["team"]
+    bound = series_bound(bounds, checks=len(CHECKS), sources=len(big_view.snapshot.sources))
+    assert len(samples) <= bound
+
+    # nothing is lost: the rest is summed under "other"
+    unbounded = {
+        m.name: m
+        for m in big_view.metrics(
+            ServeConfig(max_services=10**6, max_engineers=10**6, max_teams=10**6, max_queues=10**6)
+        )
+    }
+    n_unbounded = sum(len(m.samples) for m in unbounded.values())
+    assert n_unbounded > 10 * len(samples)  # the bound is what keeps it small
+    engineers = {s.labels["engineer"] for s in unbounded["ownership_engineer_pages_7d"].samples}
+    assert len(engineers) == 3000
+    for name in NAMES:
+        if name.startswith("ownership_source") or name in ("ownership_snapshot_timestamp_seconds",):
+            continue
+        want = sum(s.value for s in unbounded[name].samples)
+        got = sum(s.value for s in fams[name].samples)
+        assert got == pytest.approx(want), name
+
+
+def test_big_org_engineer_counts(big_view: View) -> None:
+    fams = {m.name: m for m in big_view.metrics(ServeConfig(max_engineers=10**6))}
+    pages = {s.labels["engineer"]: s.value for s in fams["ownership_engineer_pages_7d"].samples}
+    off = {s.labels["engineer"]: s.value for s in fams["ownership_engineer_offhours_pages_7d"].samples}
+    surface = {s.labels["engineer"]: s.value for s in fams["ownership_engineer_paging_alerts"].samples}
+    assert sum(pages.values()) >= 2000  # every incident notified its assignee (and the level-1 holder)
+    assert all(off[e] <= pages[e] for e in pages)
+    assert 0 < sum(off.values()) < sum(pages.values())
+    # each team's 20 services page whoever holds its levels in the next 7 days
+    assert max(surface.values()) == 20
