@@ -125,6 +125,7 @@ class ServeState:
         self._store: Any = None
         self.scheduler: Scheduler | None = None
         self.last_error: str | None = None
+        self.collections = 0  # collections this process ran (replicas share the work through the store)
         self._old_views: dict[int, View] = {}
         from agent.metrics import registry
 
@@ -243,6 +244,24 @@ class ServeState:
             store.save(snap)
         return self.publish(snap, duration)
 
+    def tick(self, interval: timedelta) -> View | None:
+        """One scheduler turn across replicas sharing a store: whoever holds the collector lock and finds
+        no snapshot younger than the interval collects; everyone else publishes the latest stored one."""
+        store = self.store()
+        if store is None:
+            return self.collect_once()
+        with store.collector_lock() as mine:
+            if mine:
+                recent = store.history(limit=1)
+                age = (datetime.now(UTC) - recent[0][1]).total_seconds() if recent else None
+                if age is None or age >= 0.9 * interval.total_seconds():
+                    self.collections += 1
+                    return self.collect_once()
+        latest = store.latest()
+        if latest is not None and (self._view is None or latest.id != self._view.id):
+            return self.publish(latest)
+        return self._view
+
     def load_latest(self) -> View | None:
         """Publish the latest stored snapshot, if any (a restart serves at once, before collecting)."""
         store = self.store()
@@ -282,9 +301,9 @@ class Scheduler:
         wait = 0.0 if self.collect_first else self.interval.total_seconds()
         while not self._stop.wait(wait):
             try:
-                view = self.state.collect_once()
+                view = self.state.tick(self.interval)
                 self.state.last_error = None
-                log.info("snapshot %s published", view.id)
+                log.info("snapshot %s published", view.id if view is not None else None)
             except Exception as e:  # keep serving the last snapshot; try again next interval
                 self.state.last_error = f"{type(e).__name__}: {e}"
                 log.exception("collection failed; serving the previous snapshot")

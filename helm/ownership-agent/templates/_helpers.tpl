@@ -44,7 +44,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $store "password" (dict "token_env" "OWNERSHIP_DB_PASSWORD") -}}
 {{- end -}}
 {{- end -}}
-{{- $cfg := merge (dict "apiVersion" "ownership-agent/v1" "kind" "Config" "store" $store) (deepCopy .Values.config) -}}
+{{- $serve := dict "interval" .Values.collectInterval -}}
+{{- $cfg := merge (dict "apiVersion" "ownership-agent/v1" "kind" "Config" "store" $store "serve" $serve) (deepCopy .Values.config) -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
