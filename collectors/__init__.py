@@ -37,6 +37,20 @@ class Collector(Protocol):
         ...
 
 
+class SourceCollector:
+    """The shared constructor: a source's typed config, the folder its paths are relative to, and
+    the I/O handed in (`http_transport=` for tests against local servers; `now=`, `previous_facts=`)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, config: Any, base: Path, **io: Any):
+        self.config = config
+        self.name: str = config.name
+        self.base = base
+        self.io = io
+        self.transport: Any = io.get("http_transport")
+
+
 class CollectorFactory(Protocol):
     kind: ClassVar[str]
 

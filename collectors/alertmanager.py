@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from agent.config import AlertmanagerSource
 from agent.errors import InputError, SourceError
-from collectors import Collected
+from collectors import Collected, SourceCollector
 from collectors.alertmanager_config import load_alertmanager_config
 from collectors.facts import AlertmanagerFacts, FiringAlert, Matcher, PagerDutyTarget, SilenceFact
 from collectors.http import JsonApi, SourceBadAnswer
@@ -78,15 +78,9 @@ def _am_version(status: dict) -> str:
     return f"Alertmanager {v}" if v else "Alertmanager"
 
 
-class AlertmanagerCollector:
+class AlertmanagerCollector(SourceCollector):
     kind: ClassVar[str] = "alertmanager"
     config_model = AlertmanagerSource
-
-    def __init__(self, config: AlertmanagerSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
-        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
         if self.config.url:

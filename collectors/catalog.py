@@ -8,13 +8,12 @@ URL carries the `after` cursor (relative to the catalog's router, `/api/catalog`
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 from agent.config import CatalogSource
 from agent.errors import InputError, SourceError
-from collectors import Collected, expand_globs
+from collectors import Collected, SourceCollector, expand_globs
 from collectors.catalog_files import CatalogBuilder
 from collectors.http import JsonApi, SourceBadAnswer, redact_url
 
@@ -65,15 +64,9 @@ def fetch_entities(api: JsonApi, page_size: int) -> list[dict[str, Any]]:
     raise SourceBadAnswer(f"more than {MAX_PAGES} pages of entities", source=api.source)
 
 
-class CatalogCollector:
+class CatalogCollector(SourceCollector):
     kind: ClassVar[str] = "catalog"
     config_model = CatalogSource
-
-    def __init__(self, config: CatalogSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
-        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
         if not self.config.url and not self.config.files:

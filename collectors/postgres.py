@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import math
 import re
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
 from agent.config import PostgresSource
 from agent.errors import SourceError
-from collectors import Collected
+from collectors import Collected, SourceCollector
 from collectors.http import SourceAuthError, SourceBadAnswer, SourceTimeout, SourceUnreachable
 from collectors.recordings import load_statements, statements_from_rows
 
@@ -86,14 +85,9 @@ def libpq_url(url: str) -> str:
     return f"{scheme.split('+', 1)[0]}{sep}{rest}"
 
 
-class PostgresCollector:
+class PostgresCollector(SourceCollector):
     kind: ClassVar[str] = "postgres"
     config_model = PostgresSource
-
-    def __init__(self, config: PostgresSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
 
     def collect(self) -> Collected:
         if self.config.url:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from agent.config import PrometheusSource
 from agent.errors import InputError
-from collectors import Collected, expand_globs
+from collectors import Collected, SourceCollector, expand_globs
 from collectors.facts import Location, PrometheusFacts, Rule
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
@@ -60,15 +60,9 @@ def rules_from_api(data: Any, source: str) -> list[Rule]:
         raise SourceBadAnswer(f"malformed /api/v1/rules answer: {type(e).__name__}: {e}", source=source) from None
 
 
-class PrometheusCollector:
+class PrometheusCollector(SourceCollector):
     kind: ClassVar[str] = "prometheus"
     config_model = PrometheusSource
-
-    def __init__(self, config: PrometheusSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
-        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
         if self.config.url:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import SignalsSource
 from agent.errors import SourceError
-from collectors import Collected
+from collectors import Collected, SourceCollector
 from collectors.durations import parse_duration
 from collectors.facts import MetricGap, SignalsFacts
 from collectors.http import JsonApi, SourceBadAnswer, SourceHTTPError
@@ -54,15 +53,9 @@ def metric_gaps(groups: list[dict[str, Any]], names: set[str]) -> tuple[list[Met
     return gaps, checked
 
 
-class SignalsCollector:
+class SignalsCollector(SourceCollector):
     kind: ClassVar[str] = "prometheus_signals"
     config_model = SignalsSource
-
-    def __init__(self, config: SignalsSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
-        self.transport = io.get("http_transport")
 
     def collect(self) -> Collected:
         if self.config.url:

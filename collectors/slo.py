@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from agent.config import SLOSource
-from collectors import Collected, expand_globs
+from collectors import Collected, SourceCollector, expand_globs
 from collectors.facts import SLOFacts
 from collectors.slo_specs import load_slo_file
 
 
-class SLOCollector:
+class SLOCollector(SourceCollector):
     kind: ClassVar[str] = "slo"
     config_model = SLOSource
-
-    def __init__(self, config: SLOSource, base: Path, **io: Any):
-        self.config = config
-        self.name = config.name
-        self.base = base
 
     def collect(self) -> Collected:
         facts = SLOFacts()
