@@ -96,6 +96,13 @@ class PrometheusSource(_Source):
         "alert_relabel_configs from /api/v1/status/config; files, when also given, only add line numbers",
     )
     auth: SecretRef | None = Field(None, description="bearer token for the Prometheus HTTP API")
+    series_label_values: bool = Field(
+        True,
+        description="live: read the label values of the series each alerting rule selects (/api/v1/series), "
+        "so labels an expression leaves open are resolved from real values rather than symbolically",
+    )
+    max_selectors: int = Field(1000, ge=0, description="live: at most this many selectors are looked up")
+    max_label_values: int = Field(50, ge=1, description="live: values kept per label and selector")
 
     _url = field_validator("url")(_no_url_password)
 

@@ -110,6 +110,10 @@ class PrometheusFacts(Fact):
     evaluation_interval_s: float = 60.0
     rules: list[Rule] = Field(default_factory=list)
     rule_files: list[str] = Field(default_factory=list)
+    series_labels: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="live: for each selector an alerting rule reads, the values each label has in its series now",
+    )
 
 
 # --------------------------------------------------------------------------- alertmanager

@@ -112,6 +112,7 @@ class PrometheusCollector(SourceCollector):
                 cfg = load_prometheus_config(f"{self.name}:/api/v1/status/config", text=cfg_data["yaml"], strict=False)
             except InputError as e:
                 raise SourceBadAnswer(f"running config: {e}", source=self.name) from None
+            series = self._series_labels(api, rules) if self.config.series_label_values else {}
             ams = api_data(api, "/api/v1/alertmanagers")
             active = [a.get("url", "") for a in (ams or {}).get("activeAlertmanagers") or [] if isinstance(a, dict)]
             requests = api.requests
@@ -122,11 +123,38 @@ class PrometheusCollector(SourceCollector):
             evaluation_interval_s=cfg.evaluation_interval_s,
             rules=rules,
             rule_files=sorted({r.location.file for r in rules if r.location.file}),
+            series_labels=series,
         )
         detail = f"live: {len(rules)} rules in {len(facts.rule_files)} files ({requests} requests)"
         if self.config.config_file or self.config.rule_files:
             detail += "; " + self._add_lines(facts)
         return Collected(facts, detail=detail)
+
+    def _series_labels(self, api: Any, rules: list[Rule]) -> dict[str, dict[str, list[str]]]:
+        """Label values of the series each alerting rule's selectors match now (bounded)."""
+        from collectors.promql_metrics import selectors
+
+        wanted: list[str] = []
+        for r in rules:
+            if r.type != "alerting":
+                continue
+            try:
+                for sel in selectors(r.expr):
+                    if sel not in wanted:
+                        wanted.append(sel)
+            except (ValueError, RuntimeError):
+                continue
+        out: dict[str, dict[str, list[str]]] = {}
+        cap = self.config.max_label_values
+        for sel in wanted[: self.config.max_selectors]:
+            data = api_data(api, "/api/v1/series", {"match[]": sel})
+            values: dict[str, set[str]] = {}
+            for series in data or []:
+                for k, v in series.items():
+                    if k != "__name__":
+                        values.setdefault(k, set()).add(v)
+            out[sel] = {k: sorted(v)[:cap] for k, v in sorted(values.items())}
+        return out
 
     def _add_lines(self, facts: PrometheusFacts) -> str:
         """Line numbers from the same rule files read locally (matched by group and name, in order).

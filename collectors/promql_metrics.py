@@ -111,3 +111,24 @@ def stays_empty(expr: str | Any, missing: set[str]) -> bool:
         return False  # unknown node: assume it can answer
 
     return empty(node)
+
+
+def selectors(expr: str | Any) -> list[str]:
+    """The vector selectors the expression reads (as PromQL text, offsets dropped), outside absent()."""
+    node = pp.parse(expr) if isinstance(expr, str) else expr
+    out: list[str] = []
+
+    def walk(n: Any) -> None:
+        t = type(n).__name__
+        if t == "Call" and n.func.name in _INVERTED:
+            return
+        if t == "VectorSelector":
+            text = str(n).split(" offset ")[0].split(" @ ")[0]
+            if text not in out:
+                out.append(text)
+            return
+        for c in _children(n):
+            walk(c)
+
+    walk(node)
+    return out

@@ -117,12 +117,16 @@ class CheckContext:
     now: datetime
     pack: RulePack
     _team_of_service: dict[str, str | None] = field(default_factory=dict)
+    resolver: Any = None  # a PagingResolver of the same graph to share (its caches), else one is made
+    resolved: list[Any] | None = None  # every alert already resolved at `now` by that resolver, in rule order
 
     def __post_init__(self) -> None:
         self._team_of_service = {s.name: s.team for s in self.graph.catalog.services}
 
     @cached_property
     def paging(self) -> Any:
+        if self.resolver is not None:
+            return self.resolver
         from rules.paging import PagingResolver
 
         return PagingResolver(self.graph)
@@ -130,6 +134,8 @@ class CheckContext:
     @cached_property
     def alerts(self) -> list[Any]:
         """Every alerting rule resolved to its paging paths at `now` (computed once, shared by checks)."""
+        if self.resolved is not None:
+            return self.resolved
         return [self.paging.resolve(sr, self.now) for sr in self.graph.alert_rules()]
 
     @cached_property
@@ -192,12 +198,20 @@ class CheckContext:
 
 
 def run_checks(
-    graph: OwnershipGraph, now: datetime, pack: RulePack | None = None, only: set[str] | None = None
+    graph: OwnershipGraph,
+    now: datetime,
+    pack: RulePack | None = None,
+    only: set[str] | None = None,
+    *,
+    resolver: Any = None,
+    alerts: list[Any] | None = None,
 ) -> list[Finding]:
-    """Every enabled check's findings, severities and snoozes applied, in a stable order."""
+    """Every enabled check's findings, severities and snoozes applied, in a stable order.
+
+    `resolver` and `alerts` (every alert rule resolved at `now` by it) share work already done by the caller."""
     from rules.checks import CHECKS
 
-    ctx = CheckContext(graph=graph, now=now, pack=pack or load_pack())
+    ctx = CheckContext(graph=graph, now=now, pack=pack or load_pack(), resolver=resolver, resolved=alerts)
     out: list[Finding] = []
     for check in CHECKS:
         if only and check.id not in only:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from collectors.facts import (
     AlertmanagerFacts,
@@ -20,6 +22,8 @@ from collectors.facts import (
     SLOFacts,
     Snapshot,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +44,16 @@ class OwnershipGraph:
     slos: SLOFacts = field(default_factory=SLOFacts)
     signals: dict[str, SignalsFacts] = field(default_factory=dict)
     postgres: dict[str, PostgresFacts] = field(default_factory=dict)
+    # indexes derived from the facts, built on first use (the facts are not changed after the build)
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: Any, build: Callable[[], T]) -> T:
+        """A value derived from the facts, computed once per graph (indexes shared by checks and answers)."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            v = self._memo[key] = build()
+            return v
 
     @classmethod
     def build(cls, snap: Snapshot) -> OwnershipGraph:
@@ -76,8 +90,19 @@ class OwnershipGraph:
 
     # ------------------------------------------------------------------ catalog
 
+    def _services_key(self) -> tuple[int, int]:
+        # the catalog list is replaced or extended only while building: its identity and length key the indexes
+        return id(self.catalog.services), len(self.catalog.services)
+
     def service(self, name: str) -> Service | None:
-        return next((s for s in self.catalog.services if s.name == name), None)
+        key = ("service_by_name", self._services_key())
+        by_name = self._memo.get(key)
+        if by_name is None:
+            by_name = {}
+            for s in self.catalog.services:
+                by_name.setdefault(s.name, s)  # the first of a name, as a linear scan finds it
+            self._memo[key] = by_name
+        return by_name.get(name)
 
     def alert_rules(self) -> list[SourcedRule]:
         return [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == "alerting"]
@@ -87,13 +112,23 @@ class OwnershipGraph:
 
     def services_of_labels(self, labels: dict[str, str]) -> list[str]:
         """Services whose alert selectors the labels satisfy (an alert may match none)."""
-        out = []
-        for s in self.catalog.services:
-            for sel in s.alert_selectors:
-                if sel and all(labels.get(k) == v for k, v in sel.items()):
-                    out.append(s.name)
-                    break
-        return out
+        key = ("selector_index", self._services_key())
+        index = self._memo.get(key)
+        if index is None:
+            # one (label, value) pair of every non-empty selector -> (catalog position, service, selector)
+            index = {}
+            for pos, s in enumerate(self.catalog.services):
+                for sel in s.alert_selectors:
+                    if sel:
+                        k = min(sel)
+                        index.setdefault((k, sel[k]), []).append((pos, s.name, sel))
+            self._memo[key] = index
+        hits: dict[int, str] = {}
+        for kv in labels.items():
+            for pos, name, sel in index.get(kv, ()):
+                if pos not in hits and all(labels.get(k) == v for k, v in sel.items()):
+                    hits[pos] = name
+        return [hits[p] for p in sorted(hits)]
 
     # ------------------------------------------------------------------ routing tree
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from collectors.facts import AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule
+from collectors.facts import AlertHistory, AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule
 from rules.graph import OwnershipGraph, SourcedRule
 from rules.labelsets import AlertLabels, alert_labels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
@@ -26,6 +27,8 @@ from rules.routing import active_at as route_active_at
 
 OTHER = "\u2026other"  # stands for "any value the tree does not test for"
 MAX_COMBINATIONS = 256
+_WORD = re.compile(r"\w+")  # a name of word characters only
+_WORDS = re.compile(r"\w+")  # the words of a title
 ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pagerduty_configs sets none
 PAGING_SEVERITIES = ("critical", "error")
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
@@ -144,6 +147,8 @@ class PagingResolver:
         self.g = graph
         self.oncall = OnCallIndex(graph.pagerduty)
         self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
+        self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
+        self._by_service: dict[str, list[SourcedRule]] | None = None
         self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
         self.intervals = {name: intervals_by_name(am) for name, am in graph.alertmanagers.items()}
         self.receivers = {name: {r.name: r for r in am.receivers} for name, am in graph.alertmanagers.items()}
@@ -180,15 +185,43 @@ class PagingResolver:
         self._labels[key] = (sr.rule, got)
         return got
 
-    def label_sets(self, labels: AlertLabels, am: str) -> list[tuple[dict[str, str], dict[str, str]]]:
-        """(label set, condition) pairs covering the open labels the tree tests."""
+    def live_values(self, sr: SourcedRule) -> dict[str, set[str]]:
+        """Values the open labels have in the series the rule selects now (live Prometheus), per label."""
+        prom = self.g.prometheus.get(sr.source)
+        if prom is None or not prom.series_labels:
+            return {}
+        from collectors.promql_metrics import selectors
+
+        try:
+            sels = selectors(sr.rule.expr)
+        except (ValueError, RuntimeError):
+            return {}
+        out: dict[str, set[str]] = {}
+        for sel in sels:
+            known = prom.series_labels.get(sel)
+            if known is None:
+                return {}  # one selector unknown: the values are not complete, stay symbolic
+            for k, vals in known.items():
+                out.setdefault(k, set()).update(vals)
+        return out
+
+    def label_sets(
+        self, labels: AlertLabels, am: str, live: dict[str, set[str]] | None = None
+    ) -> list[tuple[dict[str, str], dict[str, str]]]:
+        """(label set, condition) pairs covering the open labels the tree tests: the values the series
+        have now where Prometheus was read live, otherwise every value the tree tests plus "any other"."""
         tested = self.tested.get(am, {})
         relevant = sorted(k for k in labels.open if k in tested)
         if not relevant:
             return [(dict(labels.fixed), {})]
         choices: list[list[str]] = []
         for k in relevant:
-            values = sorted(v for v in tested[k] if v and _satisfies(v, labels.constraints.get(k, [])))
+            constraints = labels.constraints.get(k, [])
+            now_values = sorted(v for v in (live or {}).get(k, set()) if v and _satisfies(v, constraints))
+            if now_values:
+                choices.append(now_values)
+                continue
+            values = sorted(v for v in tested[k] if v and _satisfies(v, constraints))
             choices.append([*values, OTHER])
         out = []
         for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
@@ -205,9 +238,10 @@ class PagingResolver:
         labels = self.labels_of(sr)
         paths: list[PagingPath] = []
         if not labels.dropped:
+            live = self.live_values(sr) if labels.open else {}
             for am_name, tree in self.trees.items():
                 seen: dict[tuple, PagingPath] = {}
-                for ls, cond in self.label_sets(labels, am_name):
+                for ls, cond in self.label_sets(labels, am_name, live):
                     for m in tree.match(ls):
                         for path in self._paths(am_name, m, ls, rule.for_s, at):
                             key = (path.route_path, path.receiver, path.pagerduty_service, path.outcome)
@@ -341,20 +375,30 @@ class PagingResolver:
             return None
         since = at - timedelta(days=30)
         n = 0
+        for h in self.g.memo("history_by_alertname", self._history_by_alertname).get(alertname, ()):
+            if any(h.labels.get(k) not in (None, v) for k, v in fixed.items() if k != "alertname"):
+                continue
+            n += sum(1 for start, _ in h.episodes if since <= start <= at) if h.episodes else h.fires
+        return n
+
+    def _history_by_alertname(self) -> dict[str, list[AlertHistory]]:
+        out: dict[str, list[AlertHistory]] = {}
         for sig in self.g.signals.values():
             for h in sig.alert_history:
-                if h.alertname != alertname:
-                    continue
-                if any(h.labels.get(k) not in (None, v) for k, v in fixed.items() if k != "alertname"):
-                    continue
-                n += sum(1 for start, _ in h.episodes if since <= start <= at) if h.episodes else h.fires
-        return n
+                out.setdefault(h.alertname, []).append(h)
+        return out
 
     def _paged(self, alertname: str, pd_services: list[str], at: datetime) -> int | None:
         if not self.g.pagerduty.incidents:
             return None
-        since = at - timedelta(days=30)
         wanted = set(pd_services)
+        if not wanted:
+            return 0
+        if _WORD.fullmatch(alertname):
+            # a name of word characters matches `\bname\b` exactly when it is a whole word of the title
+            words = self._high_urgency_words(at)
+            return sum(words[s][alertname] for s in wanted if s in words)
+        since = at - timedelta(days=30)
         pat = re.compile(rf"\b{re.escape(alertname)}\b")
         return sum(
             1
@@ -362,7 +406,36 @@ class PagingResolver:
             if i.service_id in wanted and since <= i.created_at <= at and i.urgency == "high" and pat.search(i.title)
         )
 
+    def _high_urgency_words(self, at: datetime) -> dict[str, Counter[str]]:
+        """Per PagerDuty service: how many high-urgency incidents of the 30 days before `at` have each word in
+        their title (computed once per instant)."""
+        hit = self._words_at.get(at)
+        if hit is not None:
+            return hit
+        since = at - timedelta(days=30)
+        out: dict[str, Counter[str]] = {}
+        for i in self.g.pagerduty.incidents:
+            if since <= i.created_at <= at and i.urgency == "high":
+                c = out.get(i.service_id)
+                if c is None:
+                    c = out[i.service_id] = Counter()
+                c.update(set(_WORDS.findall(i.title)))
+        if len(self._words_at) > 8:
+            self._words_at.clear()
+        self._words_at[at] = out
+        return out
+
     # ---- answers
+
+    def rules_of_service(self, service: str) -> list[SourcedRule]:
+        """Alerting rules whose (inferred) labels attribute them to the service, in rule order."""
+        if self._by_service is None:
+            by: dict[str, list[SourcedRule]] = {}
+            for sr in self.g.alert_rules():
+                for s in self.g.services_of_labels(self.labels_of(sr).fixed):
+                    by.setdefault(s, []).append(sr)
+            self._by_service = by
+        return self._by_service.get(service, [])
 
     def service_pages(self, service: str, at: datetime) -> ServicePages:
         svc = self.g.service(service)
@@ -370,11 +443,7 @@ class PagingResolver:
             from agent.errors import InputError
 
             raise InputError(f'unknown service "{service}"', source="catalog")
-        alerts = [
-            self.resolve(sr, at)
-            for sr in self.g.alert_rules()
-            if service in self.g.services_of_labels(self.labels_of(sr).fixed)
-        ]
+        alerts = [self.resolve(sr, at) for sr in self.rules_of_service(service)]
         paging = sum(1 for a in alerts if a.pages)
         return ServicePages(
             service=service,

@@ -144,6 +144,27 @@ def measure(
     return n
 
 
+_TOKEN = re.compile(r"[\w-]+")
+
+
+def _history_index(g: Any) -> dict[str, list[tuple[str, Any, AlertHistory]]]:
+    """(source, signals, series) per alert name, sources in name order (as the check reads them)."""
+    out: dict[str, list[tuple[str, Any, AlertHistory]]] = {}
+    for src, sig in sorted(g.signals.items()):
+        for h in sig.alert_history:
+            out.setdefault(h.alertname, []).append((src, sig, h))
+    return out
+
+
+def _incident_index(g: Any) -> dict[str, list[PDIncident]]:
+    """Incidents per token (a maximal run of word characters and dashes) of their title, in incident order."""
+    out: dict[str, list[PDIncident]] = {}
+    for i in g.pagerduty.incidents:
+        for tok in set(_TOKEN.findall(i.title)):
+            out.setdefault(tok, []).append(i)
+    return out
+
+
 class NoisyAlert:
     id: ClassVar[str] = "OWN008"
     severity: ClassVar[Severity] = "warning"
@@ -176,24 +197,26 @@ class NoisyAlert:
     def _history(ctx: CheckContext, name: str, service: str | None) -> tuple[list[AlertHistory], list[str], float]:
         """The alert's firing series for this service (series attributed elsewhere are left out)."""
         out, sources, window = [], [], 0.0
-        for src, sig in sorted(ctx.graph.signals.items()):
-            for h in sig.alert_history:
-                if h.alertname != name:
-                    continue
-                owners = ctx.graph.services_of_labels(h.labels)
-                if service is not None and owners and service not in owners:
-                    continue
-                out.append(h)
-                if src not in sources:
-                    sources.append(src)
-                window = max(window, sig.history_window_s)
+        by_name = ctx.graph.memo(("own008", "history"), lambda: _history_index(ctx.graph))
+        for src, sig, h in by_name.get(name, ()):
+            owners = ctx.graph.services_of_labels(h.labels)
+            if service is not None and owners and service not in owners:
+                continue
+            out.append(h)
+            if src not in sources:
+                sources.append(src)
+            window = max(window, sig.history_window_s)
         return out, sources, window
 
     @staticmethod
     def _incidents(ctx: CheckContext, name: str, alerts: list[Any]) -> list[PDIncident]:
         """Incidents whose title names the alert, on the PagerDuty services its routes reach (any, if none)."""
-        pat = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
         wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
+        if _TOKEN.fullmatch(name):
+            # a name of word characters and dashes matches exactly when it is a whole token of the title
+            by_token = ctx.graph.memo(("own008", "incident_tokens"), lambda: _incident_index(ctx.graph))
+            return [i for i in by_token.get(name, ()) if not wanted or i.service_id in wanted]
+        pat = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
         return [
             i for i in ctx.graph.pagerduty.incidents if (not wanted or i.service_id in wanted) and pat.search(i.title)
         ]
