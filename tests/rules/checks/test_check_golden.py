@@ -40,7 +40,8 @@ def findings_of(case: Path) -> list[dict]:
             if e.get("kind") != "prometheus_signals" and e.get("kind") != "postgres":
                 e.pop("observed_at", None)
         out.append(d)
-    return out
+    # absolute paths in messages differ between checkouts
+    return json.loads(json.dumps(out).replace(str(case), "<case>"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}-{c.name}" for c in CASES])
