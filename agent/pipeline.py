@@ -133,6 +133,20 @@ def collect(
     collector still running past it is left to finish in a daemon thread and never blocks the
     run. `progress=None` shows a progress bar when stdout is a terminal.
     """
+    from agent.gcpause import bulk_build
+
+    with bulk_build():  # the facts live as long as the snapshot
+        return _collect(loaded, now, previous, on_done, progress, **io)
+
+
+def _collect(
+    loaded: LoadedConfig,
+    now: datetime,
+    previous: Snapshot | None,
+    on_done: Callable[[SourceStatus], None] | None,
+    progress: bool | None,
+    **io: Any,
+) -> Snapshot:
     taken_at = datetime.now(UTC)
     prev = {(s.status.name, s.status.kind): s for s in (previous.sources if previous else [])}
     collectors = make_collectors(loaded, now, previous, **io)

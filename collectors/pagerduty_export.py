@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ CONVERTERS = {
 
 
 def facts_from_bodies(
-    bodies: dict[str, list[dict]], source: str, files: dict[str, str] | None = None
+    bodies: Mapping[str, list[dict]], source: str, files: dict[str, str] | None = None
 ) -> PagerDutyFacts:
     """Convert API objects, per endpoint, to facts; a missing required field names the item."""
     out: dict[str, list] = {}
@@ -265,21 +266,37 @@ def load_export_dir(path: Path | str, source: str = "pagerduty") -> PagerDutyFac
     d = Path(path)
     if not d.is_dir():
         raise InputError("PagerDuty export folder not found", file=str(d))
-    bodies: dict[str, list[dict]] = {}
-    files: dict[str, str] = {}
-    for ep in ENDPOINTS:
-        f = d / f"{ep}.json"
-        files[ep] = str(f)
+    files = {ep: str(d / f"{ep}.json") for ep in ENDPOINTS}
+    for ep in REQUIRED:
+        if not (d / f"{ep}.json").exists():
+            raise InputError(f"missing {ep}.json in the export folder", file=str(d))
+    return facts_from_bodies(_ExportBodies(d), source, files)
+
+
+class _ExportBodies(Mapping[str, list[dict]]):
+    """The export folder's list bodies, read one endpoint at a time as the conversion asks for them, so a
+    large export's parsed JSON is not all in memory at once (an incidents file can be 100 MB)."""
+
+    def __init__(self, d: Path):
+        self.d = d
+
+    def __getitem__(self, ep: str) -> list[dict]:
+        if ep not in ENDPOINTS:
+            raise KeyError(ep)
+        f = self.d / f"{ep}.json"
         if not f.exists():
-            if ep in REQUIRED:
-                raise InputError(f"missing {ep}.json in the export folder", file=str(d))
-            bodies[ep] = []
-            continue
+            return []
         try:
             body = json.loads(f.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise InputError(f"invalid JSON: {e.msg}", file=str(f), line=e.lineno) from None
         if not isinstance(body, dict) or not isinstance(body.get(ep), list):
             raise InputError(f'expected the API list body {{"{ep}": [...]}}', file=str(f), line=1)
-        bodies[ep] = body[ep]
-    return facts_from_bodies(bodies, source, files)
+        items: list[dict] = body[ep]
+        return items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(ENDPOINTS)
+
+    def __len__(self) -> int:
+        return len(ENDPOINTS)

@@ -17,7 +17,7 @@ from collectors import Collected, SourceCollector, expand_globs
 from collectors.facts import Location, PrometheusFacts, Rule
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
-from collectors.prometheus_rules import load_rule_file
+from collectors.prometheus_rules import RuleFileCache, load_rule_files
 
 log = logging.getLogger("ownership.collect")
 
@@ -84,9 +84,8 @@ class PrometheusCollector(SourceCollector):
             files.extend(expand_globs(cfg_path.parent, cfg.rule_files))
         files.extend(expand_globs(self.base, self.config.rule_files))
         files = list(dict.fromkeys(files))
-        for f in files:
-            facts.rules.extend(load_rule_file(f))
-            facts.rule_files.append(str(f))
+        facts.rules.extend(load_rule_files(files, RuleFileCache.default()))
+        facts.rule_files.extend(str(f) for f in files)
         return facts, files
 
     # -- live ------------------------------------------------------------------------

@@ -204,7 +204,9 @@ def slo_rules(
     return {"groups": groups}
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML has it: the same text, about 10x faster (large organisations have
+# thousands of fixes); the representers below stay in Python either way
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     pass
 
 

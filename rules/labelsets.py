@@ -112,6 +112,12 @@ def _may_be_set(op: str, value: str) -> bool:
 
 def infer(expr: str | Any) -> LabelSet:
     """The label set of an expression's result series."""
+    if isinstance(expr, str):
+        from rules.exprs import facts
+
+        known = facts(expr).labels
+        if known is not None:
+            return known  # type: ignore[no-any-return]
     node = pp.parse(expr) if isinstance(expr, str) else expr
     return _infer(node)
 

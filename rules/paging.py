@@ -149,6 +149,7 @@ class PagingResolver:
         self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
+        self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
         self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
         self.intervals = {name: intervals_by_name(am) for name, am in graph.alertmanagers.items()}
         self.receivers = {name: {r.name: r for r in am.receivers} for name, am in graph.alertmanagers.items()}
@@ -332,19 +333,7 @@ class PagingResolver:
                 outcome="nobody",
                 reason="routing key matches no PagerDuty service integration",
             )
-        ans: PageAnswer = self.oncall.pages_at(svc.id, at, severity)
-        levels = []
-        if svc.escalation_policy_id:
-            for lv in self.oncall.levels(svc.escalation_policy_id, at):
-                nxt = self.oncall.next_shift(svc.escalation_policy_id, lv.level, at)
-                levels.append(
-                    LevelRef(
-                        level=lv.level,
-                        minutes_until_notified=lv.minutes_until_notified,
-                        now=[self.person(u) for u in lv.holders],
-                        next=ShiftRef(person=self.person(nxt.user_id), start=nxt.start, end=nxt.end) if nxt else None,
-                    )
-                )
+        ans, people_now, levels = self._service_answer(svc, at, severity)
         outcome: Outcome = ans.outcome
         reason = ans.reason
         if muted and outcome in ("pages", "notifies"):
@@ -363,10 +352,38 @@ class PagingResolver:
             urgency=ans.urgency,
             reason=reason,
             level=ans.level,
-            people_now=[self.person(u) for u in ans.people],
-            levels=levels,
+            people_now=list(people_now),
+            levels=list(levels),
             time_to_page_s=ttp,
         )
+
+    def _service_answer(
+        self, svc: PDService, at: datetime, severity: str | None
+    ) -> tuple[PageAnswer, list[PersonRef], list[LevelRef]]:
+        """What a PagerDuty service does with an alert at an instant (the same for every alert routed to it:
+        computed once per service, instant and severity; the answer models are shared, never changed)."""
+        key = (svc.id, at, severity)
+        hit = self._answers.get(key)
+        if hit is not None:
+            return hit
+        ans: PageAnswer = self.oncall.pages_at(svc.id, at, severity)
+        levels = []
+        if svc.escalation_policy_id:
+            for lv in self.oncall.levels(svc.escalation_policy_id, at):
+                nxt = self.oncall.next_shift(svc.escalation_policy_id, lv.level, at)
+                levels.append(
+                    LevelRef(
+                        level=lv.level,
+                        minutes_until_notified=lv.minutes_until_notified,
+                        now=[self.person(u) for u in lv.holders],
+                        next=ShiftRef(person=self.person(nxt.user_id), start=nxt.start, end=nxt.end) if nxt else None,
+                    )
+                )
+        got = (ans, [self.person(u) for u in ans.people], levels)
+        if len(self._answers) > 100_000:
+            self._answers.clear()
+        self._answers[key] = got
+        return got
 
     # ---- history
 
@@ -443,7 +460,15 @@ class PagingResolver:
             from agent.errors import InputError
 
             raise InputError(f'unknown service "{service}"', source="catalog")
-        alerts = [self.resolve(sr, at) for sr in self.rules_of_service(service)]
+        return self.service_pages_of(service, at, [self.resolve(sr, at) for sr in self.rules_of_service(service)])
+
+    def service_pages_of(self, service: str, at: datetime, alerts: list[AlertPaging]) -> ServicePages:
+        """The answer for a service from its alerts already resolved at `at` (in rule order)."""
+        svc = self.g.service(service)
+        if svc is None:
+            from agent.errors import InputError
+
+            raise InputError(f'unknown service "{service}"', source="catalog")
         paging = sum(1 for a in alerts if a.pages)
         return ServicePages(
             service=service,

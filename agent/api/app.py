@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api import errors
 from agent.api.deps import require_token
@@ -52,26 +53,47 @@ def create_app(state: ServeState, tracer_provider: TracerProvider | None = None)
         app.include_router(r.router, dependencies=[Depends(require_token)], responses=errors.ERROR_RESPONSES)
 
     tracer = trace.get_tracer("ownership-agent.api", tracer_provider=tracer_provider)
-
-    @app.middleware("http")
-    async def span_per_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        with tracer.start_as_current_span(
-            f"{request.method} {request.url.path}",
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": request.url.path},
-        ) as span:
-            response = await call_next(request)
-            route = request.scope.get("route")
-            template = getattr(route, "path", None)
-            if template:
-                span.update_name(f"{request.method} {template}")
-                span.set_attribute("http.route", template)
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            return response
-
+    app.add_middleware(_SpanPerRequest, tracer=tracer)
     return app
+
+
+class _SpanPerRequest:
+    """A server span per HTTP request, named after the route's template once routing has matched.
+
+    Plain ASGI rather than `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs the app in a
+    second task and streams the response through a queue, which cost more than the request under load."""
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer):
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        path = scope.get("root_path", "") + scope["path"]
+        status: list[int] = []
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        with self.tracer.start_as_current_span(
+            f"{method} {path}",
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        ) as span:
+            await self.app(scope, receive, send_status)
+            template = getattr(scope.get("route"), "path", None)
+            if template:
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.route", template)
+            if status:
+                span.set_attribute("http.response.status_code", status[0])
+                if status[0] >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
 
 
 def _version() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from agent.api.deps import API_PREFIX, PageDep, ViewDep, instant, paginate
 from agent.api.errors import NOT_FOUND
@@ -83,6 +83,9 @@ def get_service(view: ViewDep, name: ServiceName) -> ServiceDetail:
     responses=NOT_FOUND,
     summary="Which alerts page for this service: route, receiver, PagerDuty service, level, people now and next",
 )
-def service_pages(view: ViewDep, name: ServiceName, at: At = None) -> ServicePages:
+def service_pages(view: ViewDep, name: ServiceName, at: At = None) -> ServicePages | Response:
     _service(view, name)
+    if at is None:
+        # the snapshot's own instant: the answer's JSON is serialised once per snapshot and service
+        return Response(view.service_pages_json(name), media_type="application/json")
     return view.service_pages(name, instant(at))

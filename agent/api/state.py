@@ -37,10 +37,17 @@ class View:
         self.pack = pack
         self.collection_duration_s = collection_duration_s
         self.graph = OwnershipGraph.build(snapshot)
+        from rules import exprs
+
+        # what the rules read from each PromQL expression, saved by an earlier process (a restart)
+        self._exprs = sorted({r.expr for p in self.graph.prometheus.values() for r in p.rules})
+        self._exprs_to_save = exprs.preload(self._exprs)
         self.resolver = PagingResolver(self.graph)
         # the resolver keeps caches of its own: one computation at a time per snapshot
         self.lock = threading.RLock()
         self._service_pages: dict[str, ServicePages] = {}
+        self._service_pages_json: dict[str, bytes] = {}
+        self._by_service: dict[str, list[AlertPaging]] | None = None
         self._metrics: dict[tuple[Any, ...], list[Metric]] = {}
 
     @property
@@ -52,7 +59,7 @@ class View:
         from rules.engine import run_checks
 
         with self.lock:
-            return run_checks(self.graph, self.now, self.pack)
+            return run_checks(self.graph, self.now, self.pack, resolver=self.resolver, alerts=self.alerts)
 
     @cached_property
     def alerts(self) -> list[AlertPaging]:
@@ -72,8 +79,27 @@ class View:
             if at is not None and at != self.now:
                 return self.resolver.service_pages(service, at)
             if service not in self._service_pages:
-                self._service_pages[service] = self.resolver.service_pages(service, self.now)
+                # every alert is resolved at the snapshot's instant already: take the service's from there
+                mine = self._alerts_by_service().get(service, [])
+                self._service_pages[service] = self.resolver.service_pages_of(service, self.now, mine)
             return self._service_pages[service]
+
+    def _alerts_by_service(self) -> dict[str, list[AlertPaging]]:
+        if self._by_service is None:
+            by: dict[str, list[AlertPaging]] = {}
+            for a in self.alerts:
+                for s in a.services:
+                    by.setdefault(s, []).append(a)
+            self._by_service = by
+        return self._by_service
+
+    def service_pages_json(self, service: str) -> bytes:
+        """`service_pages` at the snapshot's instant as the API's JSON body (serialised once)."""
+        with self.lock:
+            body = self._service_pages_json.get(service)
+            if body is None:
+                body = self._service_pages_json[service] = self.service_pages(service).model_dump_json().encode()
+            return body
 
     def metrics(self, bounds: ServeConfig) -> list[Metric]:
         from agent.metrics import DEFAULT_SLOW_MEAN_MS, MetricsInput, compute
@@ -97,8 +123,16 @@ class View:
 
     def warm(self, bounds: ServeConfig) -> View:
         """Compute what every scrape and most requests need before the view is published."""
-        _ = self.findings, self.alerts, self.summary
-        self.metrics(bounds)
+        from agent.gcpause import bulk_build
+
+        with bulk_build():  # the answers live as long as the view
+            _ = self.findings, self.alerts, self.summary
+            self.metrics(bounds)
+        if self._exprs_to_save is not None:
+            from rules import exprs
+
+            exprs.persist(self._exprs_to_save, self._exprs)
+            self._exprs_to_save = None
         return self
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent.gcpause import bulk_build
 from agent.store.models import SnapshotRow, SourceRunRow
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
@@ -95,12 +96,12 @@ class Store:
         return Snapshot(id=row.id, taken_at=_aware(row.taken_at), now=_aware(row.now), sources=sources)
 
     def latest(self) -> Snapshot | None:
-        with self.session() as s:
+        with self.session() as s, bulk_build():
             row = s.scalars(select(SnapshotRow).order_by(SnapshotRow.id.desc()).limit(1)).first()
             return self._load(s, row) if row else None
 
     def get(self, snapshot_id: int) -> Snapshot | None:
-        with self.session() as s:
+        with self.session() as s, bulk_build():
             row = s.get(SnapshotRow, snapshot_id)
             return self._load(s, row) if row else None
 

@@ -106,6 +106,57 @@ def belongs(rule: Rule, slo: SLO) -> bool:
     return False
 
 
+class _BelongsIndex:
+    """Positions of the alerting rules `belongs` can accept for an SLO (by name, Sloth labels, selectors)."""
+
+    def __init__(self, rules: list[Rule]):
+        self.by_name: dict[str, list[int]] = {}
+        self.by_slo_label: dict[str, list[int]] = {}
+        self.by_sloth_id: dict[str, list[int]] = {}
+        self.by_slo_service: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(rules):
+            self.by_name.setdefault(r.name, []).append(i)
+            if "sloth_slo" in r.labels:
+                self.by_slo_label.setdefault(r.labels["sloth_slo"], []).append(i)
+            ids, pairs = _sloth_refs(r.expr)
+            for v in ids:
+                self.by_sloth_id.setdefault(v, []).append(i)
+            for pair in pairs:
+                self.by_slo_service.setdefault(pair, []).append(i)
+
+    def candidates(self, slo: SLO) -> list[int]:
+        found: set[int] = set()
+        if slo.page_alert:
+            found.update(self.by_name.get(slo.page_alert, ()))
+        found.update(self.by_slo_label.get(slo.name, ()))
+        found.update(self.by_sloth_id.get(sloth_id(slo), ()))
+        found.update(self.by_slo_service.get((slo.name, slo.service), ()))
+        return sorted(found)
+
+
+def _sloth_refs(expr: str) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """The `sloth_id` values and (`sloth_slo`, `sloth_service`) pairs an expr's selectors test for equality."""
+    from rules.exprs import facts
+
+    f = facts(expr)
+    if f.error is not None:
+        return frozenset(), frozenset()
+    if f.sloth_refs is not None:
+        return f.sloth_refs
+    return sloth_refs_of(pp.parse(expr))
+
+
+def sloth_refs_of(node: Any) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """`_sloth_refs` of a parsed expression."""
+    ids, pairs = set(), set()
+    for _, eq in _selectors(node):
+        if "sloth_id" in eq:
+            ids.add(eq["sloth_id"])
+        if "sloth_slo" in eq and "sloth_service" in eq:
+            pairs.add((eq["sloth_slo"], eq["sloth_service"]))
+    return frozenset(ids), frozenset(pairs)
+
+
 def _fmt(seconds: float | None) -> str:
     if seconds is None:
         return "instant"
@@ -123,13 +174,14 @@ class SLONoPage:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         g = ctx.graph
         alert_rules = g.alert_rules()
+        index = _BelongsIndex([sr.rule for sr in alert_rules])
         recorded = {(r.rule.name, r.rule.labels.get("sloth_id")) for r in g.recording_rules()} | {
             (r.name, r.labels.get("sloth_id")) for r in g.slos.generated_rules if r.type == "recording"
         }
         slo_src, slo_at = source_of(ctx, "slo")
         for slo in g.slos.slos:
             fast_max = parse_duration(str(ctx.param(self.id, "fast_burn_window", slo.service, "1h")))
-            mine = [sr for sr in alert_rules if belongs(sr.rule, slo)]
+            mine = [alert_rules[i] for i in index.candidates(slo) if belongs(alert_rules[i].rule, slo)]
             pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]
             tickets = [sr for sr in mine if sr.rule.labels.get("sloth_severity") == "ticket"]
             windows = {id(sr): burn_windows(sr.rule.expr) for sr in pages}

@@ -17,8 +17,18 @@ MAX_LISTED_GAPS = 5
 
 def catalog_services(ctx: CheckContext, pd_services: list[PDService]) -> list[str]:
     """Catalog services that name one of these PagerDuty services (sorted)."""
-    ids = {s.id for s in pd_services}
-    return sorted(s.name for s in ctx.graph.catalog.services if ids & set(s.pagerduty_service_ids))
+    by_pd = ctx.graph.memo(("own005", "services_by_pd"), lambda: _services_by_pd(ctx))
+    services = ctx.graph.catalog.services
+    return sorted(services[pos].name for pos in {pos for s in pd_services for pos in by_pd.get(s.id, ())})
+
+
+def _services_by_pd(ctx: CheckContext) -> dict[str, list[int]]:
+    """Catalog positions of the services naming each PagerDuty service."""
+    out: dict[str, list[int]] = {}
+    for pos, s in enumerate(ctx.graph.catalog.services):
+        for pid in set(s.pagerduty_service_ids):
+            out.setdefault(pid, []).append(pos)
+    return out
 
 
 def policies_in_use(ctx: CheckContext) -> list[tuple[PDEscalationPolicy, list[PDService]]]:

@@ -9,6 +9,7 @@ from collectors.facts import SignalsFacts
 from collectors.promql_metrics import selected_metrics, stays_empty
 from rules.checks.own002_slo_no_page import source_of
 from rules.engine import CheckContext
+from rules.exprs import facts
 from rules.findings import Evidence, Finding, Fix, Severity
 
 
@@ -37,16 +38,22 @@ class NeverFires:
         recorded = {sr.rule.name for sr in g.recording_rules()} | {
             r.name for r in g.slos.generated_rules if r.type == "recording"
         }
+        per_source: dict[str, tuple[list[str], set[str] | None]] = {}
         for sr in g.alert_rules():
             rule = sr.rule
-            used, present = signals_for(ctx, sr.source)
+            if sr.source not in per_source:
+                per_source[sr.source] = signals_for(ctx, sr.source)
+            used, present = per_source[sr.source]
             if present is None:
                 continue
+            known = facts(rule.expr)
+            if known.error is not None:
+                continue
             try:
-                selected = selected_metrics(rule.expr)
+                selected = known.metrics if known.metrics is not None else selected_metrics(rule.expr)
             except Exception:  # noqa: BLE001 - a rule Prometheus loaded always parses; be safe anyway
                 continue
-            missing = selected - present - recorded
+            missing = set(selected) - present - recorded
             if not missing or not stays_empty(rule.expr, missing):
                 continue
             services = g.services_of_labels(ctx.paging.labels_of(sr).fixed)
@@ -75,7 +82,7 @@ class NeverFires:
                         },
                     )
                 )
-            close = {m: sorted(p for p in present if _similar(m, p))[:3] for m in sorted(missing)}
+            close = {m: _close(present, m) for m in sorted(missing)}
             hints = "; ".join(f"{m}: did you mean {', '.join(c)}?" for m, c in close.items() if c)
             yield Finding(
                 check=self.id,
@@ -91,6 +98,27 @@ class NeverFires:
                     "is noticed" + (f" ({hints})" if hints else "")
                 ),
             )
+
+
+_NAMES_INDEX: dict[int, tuple[set[str], dict[tuple[str, str, str], list[str]]]] = {}
+
+
+def _close(present: set[str], m: str) -> list[str]:
+    """The first three names of `present` `_similar` to `m` (sorted): only names sharing its first two and
+    last words can be, so they are looked up by those."""
+    hit = _NAMES_INDEX.get(id(present))
+    if hit is None or hit[0] is not present:
+        index: dict[tuple[str, str, str], list[str]] = {}
+        for p in present:
+            parts = p.split("_")
+            if len(parts) >= 2:
+                index.setdefault((parts[0], parts[1], parts[-1]), []).append(p)
+        _NAMES_INDEX.clear()
+        _NAMES_INDEX[id(present)] = hit = (present, index)
+    parts = m.split("_")
+    if len(parts) < 2:
+        return []
+    return sorted(p for p in hit[1].get((parts[0], parts[1], parts[-1]), ()) if _similar(m, p))[:3]
 
 
 def _similar(a: str, b: str) -> bool:

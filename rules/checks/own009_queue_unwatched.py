@@ -21,16 +21,29 @@ from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
 from rules.routing import matchers_match
 
+_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: the same text, faster
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 _INVERTED = {"absent", "absent_over_time"}  # they fire when the metric is missing, not when it is high
 
 
 def selectors(expr: str) -> list[tuple[str, list[Matcher]]]:
     """(metric name, label matchers) of every vector selector outside absent(); [] when unparsable."""
-    try:
-        node = pp.parse(expr)
-    except Exception:  # promql_parser raises plain exceptions on bad input
-        return []
+    return list(_selectors(expr))
+
+
+def _selectors(expr: str) -> tuple[tuple[str, list[Matcher]], ...]:
+    from rules.exprs import facts
+
+    f = facts(expr)  # every queue reads every rule: each text is parsed once
+    if f.error is not None:
+        return ()
+    if f.queue_selectors is not None:
+        return f.queue_selectors
+    return selectors_of(pp.parse(expr))
+
+
+def selectors_of(node: Any) -> tuple[tuple[str, list[Matcher]], ...]:
+    """`selectors` of a parsed expression."""
     out: list[tuple[str, list[Matcher]]] = []
 
     def walk(n: Any) -> None:
@@ -63,7 +76,7 @@ def selectors(expr: str) -> list[tuple[str, list[Matcher]]]:
                 walk(n.param)
 
     walk(node)
-    return out
+    return tuple(out)
 
 
 def agrees(matchers: list[Matcher], labels: dict[str, str]) -> bool:
@@ -74,17 +87,37 @@ def agrees(matchers: list[Matcher], labels: dict[str, str]) -> bool:
 
 def watched_by(q: QueueLag, recording: list[tuple[str, str]], alerting: list[tuple[str, str]]) -> list[str]:
     """Alerting rules (names) selecting the queue's metric, or a recording rule derived from it."""
-    names = {q.metric}
-    changed = True
-    while changed:  # recording rules of recording rules
-        changed = False
+    return RuleIndex(recording, alerting).watched_by(q)
+
+
+class RuleIndex:
+    """Recording and alerting rules indexed by the metrics their selectors read (built once per check run)."""
+
+    def __init__(self, recording: list[tuple[str, str]], alerting: list[tuple[str, str]]):
+        self.recording: dict[str, list[tuple[str, list[Matcher]]]] = {}
         for rec, expr in recording:
-            if rec in names:
-                continue
-            if any(n in names and agrees(ms, q.labels) for n, ms in selectors(expr)):
-                names.add(rec)
-                changed = True
-    return [alert for alert, expr in alerting if any(n in names and agrees(ms, q.labels) for n, ms in selectors(expr))]
+            for n, ms in _selectors(expr):
+                self.recording.setdefault(n, []).append((rec, ms))
+        self.alerting: dict[str, list[tuple[int, str, list[Matcher]]]] = {}
+        for pos, (alert, expr) in enumerate(alerting):
+            for n, ms in _selectors(expr):
+                self.alerting.setdefault(n, []).append((pos, alert, ms))
+
+    def watched_by(self, q: QueueLag) -> list[str]:
+        names = {q.metric}
+        todo = [q.metric]
+        while todo:  # recording rules of recording rules
+            n = todo.pop()
+            for rec, ms in self.recording.get(n, ()):
+                if rec not in names and agrees(ms, q.labels):
+                    names.add(rec)
+                    todo.append(rec)
+        hits: dict[int, str] = {}
+        for n in names:
+            for pos, alert, ms in self.alerting.get(n, ()):
+                if pos not in hits and agrees(ms, q.labels):
+                    hits[pos] = alert
+        return [hits[p] for p in sorted(hits)]
 
 
 # --------------------------------------------------------------------------- the fix
@@ -160,7 +193,7 @@ def queue_alert_rules_yaml(
         f"# The threshold is a placeholder: set it from the queue's normal range. The runbook_url is a\n"
         f"# placeholder too: write the runbook before you merge.\n"
     )
-    return head + yaml.safe_dump({"groups": [group]}, sort_keys=False, allow_unicode=True, width=1000)
+    return head + yaml.dump({"groups": [group]}, Dumper=_SAFE_DUMPER, sort_keys=False, allow_unicode=True, width=1000)
 
 
 # --------------------------------------------------------------------------- the check
@@ -176,6 +209,7 @@ class QueueUnwatched:
         recording = [(sr.rule.name, sr.rule.expr) for sr in g.recording_rules()]
         recording += [(r.name, r.expr) for r in g.slos.generated_rules if r.type == "recording"]
         alerting = [(sr.rule.name, sr.rule.expr) for sr in g.alert_rules()]
+        index = RuleIndex(recording, alerting)
         catalog_src = next(
             (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "catalog"), "catalog"
         )
@@ -186,7 +220,7 @@ class QueueUnwatched:
                 service = svc.name if svc else q.service
                 if (service, q.queue) in seen:
                     continue
-                if watched_by(q, recording, alerting):
+                if index.watched_by(q):
                     continue
                 seen.add((service, q.queue))
                 team = ctx.team_of(service)
@@ -262,8 +296,16 @@ class QueueUnwatched:
     def _service_of(ctx: CheckContext, q: QueueLag) -> Service | None:
         if q.service:
             return ctx.graph.service(q.service)
-        for s in ctx.graph.catalog.services:
-            for cq in s.queues:
-                if cq.name == q.queue and (cq.kind in ("other", q.kind) or q.kind == "other"):
-                    return s
+        for s, cq in ctx.graph.memo(("own009", "queues"), lambda: _queues_by_name(ctx.graph)).get(q.queue, ()):
+            if cq.kind in ("other", q.kind) or q.kind == "other":
+                return s
         return None
+
+
+def _queues_by_name(g: Any) -> dict[str, list[tuple[Service, Any]]]:
+    """(service, catalog queue) per queue name, in catalog order."""
+    out: dict[str, list[tuple[Service, Any]]] = {}
+    for s in g.catalog.services:
+        for cq in s.queues:
+            out.setdefault(cq.name, []).append((s, cq))
+    return out

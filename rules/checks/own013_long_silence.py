@@ -21,6 +21,30 @@ def _matchers_text(s: SilenceFact) -> str:
     return "{" + ", ".join(f'{m.name}{m.op}"{m.value}"' for m in s.matchers) + "}"
 
 
+class _Active:
+    """The silences active at the instant, those with an `alertname=` matcher indexed by its value."""
+
+    def __init__(self, silences: list[SilenceFact]):
+        self.silences = silences
+        self.by_name: dict[str, list[int]] = {}
+        self.others: list[int] = []
+        for i, s in enumerate(silences):
+            name = next((m.value for m in s.matchers if m.name == "alertname" and m.op == "="), None)
+            if name is None:
+                self.others.append(i)
+            else:
+                self.by_name.setdefault(name, []).append(i)
+
+    def candidates(self, labels: dict[str, str]) -> list[SilenceFact]:
+        """Silences that may match the labels, in their order (an `alertname=` matcher of another value cannot)."""
+        found = self.by_name.get(labels.get("alertname", ""), [])
+        pos = sorted([*found, *self.others]) if found else self.others
+        return [self.silences[i] for i in pos]
+
+
+_NONE = _Active([])
+
+
 class LongSilence:
     id: ClassVar[str] = "OWN013"
     severity: ClassVar[Severity] = "warning"
@@ -29,6 +53,10 @@ class LongSilence:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         now = ctx.now
         seen: set[tuple[str | None, str]] = set()
+        active = {
+            name: _Active([s for s in am.silences if s.starts_at <= now < s.ends_at])
+            for name, am in ctx.graph.alertmanagers.items()
+        }
         for a in ctx.alerts:
             if not is_paging(a):
                 continue
@@ -38,12 +66,10 @@ class LongSilence:
             max_silence = parse_duration(str(ctx.param(self.id, "max_silence", service, "7d")))
             through = {p.alertmanager for p in a.paths}
             hits: list[tuple[str, SilenceFact]] = []
-            for am_name, am in sorted(ctx.graph.alertmanagers.items()):
+            for am_name in sorted(ctx.graph.alertmanagers):
                 if am_name not in through:
                     continue  # a silence only mutes the alerts its own Alertmanager receives
-                for s in am.silences:
-                    if not (s.starts_at <= now < s.ends_at):
-                        continue
+                for s in active.get(am_name, _NONE).candidates(a.labels):
                     if (s.ends_at - s.starts_at).total_seconds() <= max_silence:
                         continue
                     # a missing label is the empty string, as Alertmanager: a silence on a label the

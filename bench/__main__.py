@@ -1,0 +1,263 @@
+"""`python -m bench --size S|M|L`: the large-organisation benchmark.
+
+Generates the organisation (cached under `$TMPDIR/ownership-bench/<size>`), then runs every phase in
+a fresh process so that "nothing cached" means it:
+
+- cold: collection from files with empty parse caches, the snapshot stored, then what `ownership serve`
+  publishes (graph, the paging answer of every alert, checks, summary, metrics);
+- warm: the same after 1 % of the rule files changed (unchanged files come from the on-disk parse cache);
+- snapshot: the same analysis from the stored snapshot, then memos and handoffs;
+- api: `services/{name}/pages` under 50 concurrent clients against the API serving that snapshot.
+
+Prints a table, then `RESULT size=... cold_s=... warm_s=... snapshot_s=... rss_mib=... api_p99_ms=...`.
+Timings are wall-clock seconds of the phase's process from its start (interpreter and imports
+included) to its answer; rss_mib is the largest peak resident set of the analysis processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.generate import SIZES, generate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _worker(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-m", "bench.worker", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stderr)
+        raise SystemExit(f"bench.worker {' '.join(args)} failed with exit code {p.returncode}")
+    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    out["wall_s"] = wall
+    return out
+
+
+def _touch_rule_files(org: Path, fraction: float, round_: int) -> int:
+    """Change `fraction` of the rule files (an annotation's text), as an edit to a few teams' rules would."""
+    files = sorted((org / "prometheus" / "rules").rglob("*.yml"))
+    n = max(1, round(len(files) * fraction))
+    rnd = random.Random(round_)
+    for f in rnd.sample(files, n):
+        text = f.read_text(encoding="utf-8")
+        f.write_text(text.replace('summary: "', f'summary: "[edit {round_}] ', 1), encoding="utf-8")
+    return n
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _load_test(
+    org: Path, env: dict[str, str], services: list[str], clients: int, requests: int, limit_s: float
+) -> dict[str, Any]:
+    import httpx
+
+    port = _free_port()
+    token = "bench-token-" + os.urandom(8).hex()
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "bench.serve", "--dir", str(org), "--port", str(port), "--token", token],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        t0 = time.perf_counter()
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            if srv.poll() is not None:
+                raise SystemExit(f"bench.serve exited: {srv.stderr.read() if srv.stderr else ''}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - t0 > 600:
+                raise SystemExit("bench.serve did not become ready in 600 s")
+            time.sleep(0.2)
+        startup = time.perf_counter() - t0
+        rnd = random.Random(7)
+        plan = [rnd.choice(services) for _ in range(requests)]
+        lat: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        nxt = [0]
+        deadline = time.perf_counter() + limit_s
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def client() -> None:
+            with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
+                while time.perf_counter() < deadline:
+                    with lock:
+                        i = nxt[0]
+                        nxt[0] += 1
+                    if i >= len(plan):
+                        return
+                    t = time.perf_counter()
+                    try:
+                        r = c.get(f"/api/v1/services/{plan[i]}/pages")
+                        ok = r.status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    dt = time.perf_counter() - t
+                    with lock:
+                        lat.append(dt)
+                        if not ok:
+                            errors[0] += 1
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        t1 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t1
+        lat.sort()
+
+        def pct(q: float) -> float:
+            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
+
+        return {
+            "startup_s": startup,
+            "requests": len(lat),
+            "errors": errors[0],
+            "rps": len(lat) / elapsed if elapsed else 0.0,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+            "max_ms": lat[-1] * 1000 if lat else float("nan"),
+        }
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+
+
+def machine() -> dict[str, str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": sys.version.split()[0],
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    ap.add_argument("--size", choices=sorted(SIZES), default="S")
+    ap.add_argument("--out", type=Path, default=None, help="where the organisation is generated (default: cache)")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=5000, help="requests of the load test (at most)")
+    ap.add_argument("--limit", type=float, default=60.0, help="seconds of the load test (at most)")
+    ap.add_argument("--documents", type=int, default=20, help="memos and handoffs built (timed per document)")
+    ap.add_argument("--skip-api", action="store_true")
+    a = ap.parse_args(argv)
+
+    m = machine()
+    print(f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, load {m['load']}, {m['date']}")
+    t0 = time.perf_counter()
+    org = generate(a.size, a.out)
+    info = json.loads((org / "org.json").read_text())
+    print(
+        f"organisation {a.size} in {org} ({time.perf_counter() - t0:.1f}s): "
+        + ", ".join(f"{k}={v}" for k, v in info.items() if k != "size")
+    )
+
+    store = org / "store"
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir()
+    cache = Path(tempfile.mkdtemp(prefix="ownership-bench-cache-"))
+    env = {**os.environ, "OWNERSHIP_CACHE_DIR": str(cache), "PYTHONHASHSEED": "0"}
+    try:
+        cold = _worker(["analysis", "--dir", str(org)], env)
+        changed = _touch_rule_files(org, 0.01, 1)
+        warm = _worker(["analysis", "--dir", str(org)], env)
+        snap = _worker(["snapshot", "--dir", str(org), "--documents", str(a.documents)], env)
+        api: dict[str, Any] = {}
+        if not a.skip_api:
+            services = [f"svc-{i:05d}" for i in range(info["services"])]
+            api = _load_test(org, env, services, a.clients, a.requests, a.limit)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    rows = [
+        ("phase", "cold", "warm", "snapshot"),
+        ("process wall s (no documents)", *(f"{x['wall_s'] - x['documents_s']:.2f}" for x in (cold, warm, snap))),
+        ("  imports s", *(f"{x['import_s']:.2f}" for x in (cold, warm, snap))),
+        ("  collect (files) s", f"{cold['collect_s']:.2f}", f"{warm['collect_s']:.2f}", "-"),
+        ("  store save / load s", f"{cold['save_s']:.2f}", f"{warm['save_s']:.2f}", f"{snap['load_snapshot_s']:.2f}"),
+        ("  graph s", *(f"{x['graph_s']:.2f}" for x in (cold, warm, snap))),
+        ("  resolution (all alerts) s", *(f"{x['resolve_s']:.2f}" for x in (cold, warm, snap))),
+        ("  checks s", *(f"{x['checks_s']:.2f}" for x in (cold, warm, snap))),
+        ("  summary + metrics s", *(f"{x['summary_metrics_s']:.2f}" for x in (cold, warm, snap))),
+        ("  save expression facts s", *(f"{x['save_exprs_s']:.2f}" for x in (cold, warm, snap))),
+        ("peak RSS MiB", *(f"{x['rss_mib']:.0f}" for x in (cold, warm, snap))),
+    ]
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)))
+    print("collectors (cold, concurrent threads): " + ", ".join(f"{k} {v:.2f}s" for k, v in cold["sources"].items()))
+    print(
+        f"warm: {changed} rule files changed; collectors: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in warm["sources"].items())
+    )
+    print(
+        f"answers: {snap['alerts']} alerting rules, {snap['paging_alerts']} page someone; {snap['findings']} findings; "
+        f"memo {snap['memo_s'] * 1000:.0f} ms, handoff {snap['handoff_s'] * 1000:.0f} ms per document "
+        f"({snap['documents']} each)"
+    )
+    if api:
+        print(
+            f"API services/{{name}}/pages, {a.clients} clients: {api['requests']} requests, {api['errors']} errors, "
+            f"{api['rps']:.0f} req/s, p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms, max {api['max_ms']:.0f} ms "
+            f"(server ready in {api['startup_s']:.1f}s)"
+        )
+    rss = max(x["rss_mib"] for x in (cold, warm, snap))
+    print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    p99 = f"{api['p99_ms']:.1f}" if api else "-"
+    print(
+        f"RESULT size={a.size} cold_s={cold['wall_s']:.2f} warm_s={warm['wall_s']:.2f} "
+        f"snapshot_s={snap['wall_s'] - snap['documents_s']:.2f} rss_mib={rss:.0f} api_p99_ms={p99}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
