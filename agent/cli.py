@@ -46,6 +46,7 @@ class Globals:
     demo: bool = False
     now: datetime | None = None
     format: str = "table"
+    loaded: LoadedConfig | None = None
 
 
 G = Globals()
@@ -98,7 +99,11 @@ def parse_instant(val: str, what: str) -> datetime:
 
 
 def _loaded() -> LoadedConfig:
+    """The config of this invocation, read and validated once (commands ask for it more than once)."""
+    if G.loaded is not None:
+        return G.loaded
     loaded = load_config(demo_org.config_path() if G.demo else (G.config or default_config_path()))
+    G.loaded = loaded
     if loaded.config.tracing.otlp_endpoint:
         from agent.telemetry import setup_tracing
 

@@ -19,10 +19,14 @@ from collectors.alertmanager_config import load_alertmanager_config
 from collectors.facts import AlertmanagerFacts, FiringAlert, Matcher, PagerDutyTarget, SilenceFact
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.secrets import fingerprint
+from collectors.timeutil import parse_instant
 
 
 def _ts(v: str) -> datetime:
-    return datetime.fromisoformat(v.replace("Z", "+00:00"))
+    t = parse_instant(v)
+    if t is None:
+        raise ValueError("empty timestamp")
+    return t
 
 
 def silences_from_api(body: list[dict]) -> list[SilenceFact]:

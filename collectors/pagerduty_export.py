@@ -30,6 +30,7 @@ from collectors.facts import (
     PDUser,
 )
 from collectors.secrets import fingerprint
+from collectors.timeutil import parse_instant
 
 ENDPOINTS = (
     "services",
@@ -59,10 +60,7 @@ def _get(obj: dict, *path: str) -> Any:
     return cur
 
 
-def _ts(v: Any) -> datetime | None:
-    if v in (None, ""):
-        return None
-    return datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+_ts = parse_instant
 
 
 def _ref_id(v: Any) -> str | None:

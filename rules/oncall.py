@@ -35,6 +35,7 @@ from collectors.facts import (
     PDTarget,
     PDUser,
 )
+from collectors.timeutil import as_utc
 
 Urgency = Literal["high", "low", "suppressed"]
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
@@ -137,9 +138,7 @@ class PageAnswer:
 # --------------------------------------------------------------------------- helpers
 
 
-def _aware(dt: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (the facts are always aware)."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+_aware = as_utc
 
 
 def _span(e: PDOnCall) -> tuple[datetime, datetime]:

@@ -286,7 +286,7 @@ class PagingResolver:
             muted_now=muted,
             group_wait_s=m.group_wait_s,
         )
-        if recv is None or (not recv.pagerduty and not recv.integrations):
+        if recv is None or recv.notifies_nobody:
             return [PagingPath(**base, outcome="nobody", reason="receiver notifies nobody")]
         out = []
         if recv.integrations:
@@ -640,6 +640,3 @@ def _severity_sent(template: str | None, labels: dict[str, str]) -> str | None:
         return v.lower() if m.group(2) else v or ALERTMANAGER_DEFAULT_SEVERITY
     return None  # a template we do not evaluate: unknown
 
-
-def am_of(graph: OwnershipGraph) -> dict[str, AlertmanagerFacts]:
-    return graph.alertmanagers

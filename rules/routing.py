@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.facts import AlertmanagerFacts, InhibitRule, Matcher, Route, TimeInterval, TimeIntervalSpec
+from collectors.timeutil import as_utc
 
 # DefaultRouteOpts of dispatch/route.go: what the root inherits when it sets nothing.
 DEFAULT_GROUP_WAIT_S = 30.0
@@ -544,8 +545,7 @@ def intervals_by_name(facts: AlertmanagerFacts) -> dict[str, TimeInterval]:
     return {t.name: t for t in facts.time_intervals}
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+_aware = as_utc
 
 
 # --------------------------------------------------------------------------- inhibition
