@@ -25,7 +25,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,55 +100,19 @@ def _load_test(
                 raise SystemExit("bench.serve did not become ready in 600 s")
             time.sleep(0.2)
         startup = time.perf_counter() - t0
+        from bench.load import run
+
         rnd = random.Random(7)
-        plan = [rnd.choice(services) for _ in range(requests)]
-        lat: list[float] = []
-        errors = [0]
-        lock = threading.Lock()
-        nxt = [0]
-        deadline = time.perf_counter() + limit_s
-        headers = {"Authorization": f"Bearer {token}"}
-
-        def client() -> None:
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
-                while time.perf_counter() < deadline:
-                    with lock:
-                        i = nxt[0]
-                        nxt[0] += 1
-                    if i >= len(plan):
-                        return
-                    t = time.perf_counter()
-                    try:
-                        r = c.get(f"/api/v1/services/{plan[i]}/pages")
-                        ok = r.status_code == 200
-                    except httpx.HTTPError:
-                        ok = False
-                    dt = time.perf_counter() - t
-                    with lock:
-                        lat.append(dt)
-                        if not ok:
-                            errors[0] += 1
-
-        threads = [threading.Thread(target=client) for _ in range(clients)]
-        t1 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - t1
-        lat.sort()
-
-        def pct(q: float) -> float:
-            return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
-
+        plan = [f"/api/v1/services/{rnd.choice(services)}/pages" for _ in range(requests)]
+        got = run("127.0.0.1", port, token, plan, clients, limit_s)
         return {
             "startup_s": startup,
-            "requests": len(lat),
-            "errors": errors[0],
-            "rps": len(lat) / elapsed if elapsed else 0.0,
-            "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99),
-            "max_ms": lat[-1] * 1000 if lat else float("nan"),
+            "requests": len(got.latencies_s),
+            "errors": got.errors,
+            "rps": len(got.latencies_s) / got.elapsed_s if got.elapsed_s else 0.0,
+            "p50_ms": got.pct_ms(0.50),
+            "p99_ms": got.pct_ms(0.99),
+            "max_ms": got.pct_ms(1.0),
         }
     finally:
         srv.terminate()

@@ -101,6 +101,10 @@ class View:
                 body = self._service_pages_json[service] = self.service_pages(service).model_dump_json().encode()
             return body
 
+    def service_pages_json_cached(self, service: str) -> bytes | None:
+        """The body of `service_pages_json` when already serialised (a dict read, no lock), else None."""
+        return self._service_pages_json.get(service)
+
     def metrics(self, bounds: ServeConfig) -> list[Metric]:
         from agent.metrics import DEFAULT_SLOW_MEAN_MS, MetricsInput, compute
 
