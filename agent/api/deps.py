@@ -64,7 +64,9 @@ def check_token(state: ServeState, creds: HTTPAuthorizationCredentials | None) -
         )
 
 
-async def require_token(state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+async def require_token(
+    state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
     check_token(state, creds)
 
 
