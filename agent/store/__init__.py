@@ -6,22 +6,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, delete, select
+from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.gcpause import bulk_build
 from agent.store.models import SnapshotRow, SourceRunRow
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# the newest migration's revision (a test checks it equals Alembic's head): a store already there is
+# not handed to Alembic at all, whose import alone costs half a second of every command's start
+HEAD_REVISION = "0001"
 COLLECT_LOCK_ID = 0x0A6E7  # advisory lock key: "one collector at a time"
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -43,9 +51,24 @@ class Store:
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self, revision: str = "head") -> None:
+        if revision == "head" and self.revision() == HEAD_REVISION:
+            return
+        from alembic import command
+
         command.upgrade(alembic_config(self.engine), revision)
 
+    def revision(self) -> str | None:
+        """The store's Alembic revision (None: empty or not an Alembic-managed database)."""
+        try:
+            with self.engine.connect() as conn:
+                got = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except SQLAlchemyError:
+            return None
+        return got[0] if len(got) == 1 else None
+
     def downgrade(self, revision: str) -> None:
+        from alembic import command
+
         command.downgrade(alembic_config(self.engine), revision)
 
     def save(self, snap: Snapshot) -> int:

@@ -50,6 +50,22 @@ def test_migrations_up_and_down(store: Store) -> None:
     assert store.latest() is None
 
 
+def test_head_revision_is_alembics_head(store: Store) -> None:
+    """`migrate` skips Alembic when the store is at HEAD_REVISION: that constant must be the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    from agent.store import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config(store.engine)).get_current_head() == HEAD_REVISION
+    assert store.revision() is None  # empty: not skipped
+    store.migrate()
+    assert store.revision() == HEAD_REVISION
+    store.downgrade("base")
+    assert store.revision() is None
+    store.migrate()  # from base again: Alembic runs, the tables are back
+    assert {"snapshots", "source_runs"} <= set(inspect(store.engine).get_table_names())
+
+
 def test_snapshot_round_trip_and_history(store: Store, org: Path) -> None:
     store.migrate()
     loaded = load_config(org / "ownership.yaml")
