@@ -185,7 +185,12 @@ def main(argv: list[str] | None = None) -> int:
         ("process wall s (no documents)", *(f"{x['wall_s'] - x['documents_s']:.2f}" for x in (cold, warm, snap))),
         ("  imports s", *(f"{x['import_s']:.2f}" for x in (cold, warm, snap))),
         ("  collect (files) s", f"{cold['collect_s']:.2f}", f"{warm['collect_s']:.2f}", "-"),
-        ("  store save / load s", f"{cold['save_s']:.2f}", f"{warm['save_s']:.2f}", f"{snap['load_snapshot_s']:.2f}"),
+        (
+            "  store: waiting for the save / load s",
+            f"{cold['save_wait_s']:.2f}",
+            f"{warm['save_wait_s']:.2f}",
+            f"{snap['load_snapshot_s']:.2f}",
+        ),
         ("  graph s", *(f"{x['graph_s']:.2f}" for x in (cold, warm, snap))),
         ("  resolution (all alerts) s", *(f"{x['resolve_s']:.2f}" for x in (cold, warm, snap))),
         ("  checks s", *(f"{x['checks_s']:.2f}" for x in (cold, warm, snap))),

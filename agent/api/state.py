@@ -278,9 +278,13 @@ class ServeState:
         t0 = time.perf_counter()
         snap = collect(self.loaded, self._now(), previous, progress=False)
         duration = time.perf_counter() - t0
-        if store is not None:
-            store.save(snap)
-        return self.publish(snap, duration)
+        saved = store.save_in_background(snap) if store is not None else None
+        view = View(snap, self.pack(), duration).warm(self.settings)
+        if saved is not None:
+            saved.result()  # a snapshot is published once stored (it has its id); a failed save raises here
+        with self._lock:
+            self._view = view
+        return view
 
     def tick(self, interval: timedelta) -> View | None:
         """One scheduler turn across replicas sharing a store: whoever holds the collector lock and finds

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,11 +73,16 @@ class Store:
 
         command.downgrade(alembic_config(self.engine), revision)
 
-    def save(self, snap: Snapshot) -> int:
+    def save(self, snap: Snapshot, numbered: Callable[[int], None] | None = None) -> int:
+        """Store the snapshot in one transaction; sets `snap.id` (and calls `numbered(id)` as soon as the
+        id is known, before the facts are written)."""
         with self.session.begin() as s:
             row = SnapshotRow(taken_at=snap.taken_at, now=snap.now)
             s.add(row)
             s.flush()
+            snap.id = row.id
+            if numbered is not None:
+                numbered(row.id)
             for src in snap.sources:
                 st = src.status
                 s.add(
@@ -93,8 +100,27 @@ class Store:
                         facts_json=src.facts.model_dump_json(by_alias=True) if src.facts is not None else None,
                     )
                 )
-            snap.id = row.id
             return row.id
+
+    def save_in_background(self, snap: Snapshot) -> Future[int]:
+        """`save` in a thread of its own: the database's share of the work (SQLite's or the network's)
+        runs without the GIL, beside the analysis of the same snapshot. Returns once `snap.id` is set
+        (the row is numbered first), so what is computed meanwhile can carry the id; the future says
+        whether the whole save committed."""
+        fut: Future[int] = Future()
+        numbered = threading.Event()
+
+        def run() -> None:
+            try:
+                fut.set_result(self.save(snap, lambda _id: numbered.set()))
+            except BaseException as e:  # handed to whoever waits for the save
+                fut.set_exception(e)
+            finally:
+                numbered.set()
+
+        threading.Thread(target=run, name="store-save", daemon=True).start()
+        numbered.wait()
+        return fut
 
     def _load(self, s: Session, row: SnapshotRow) -> Snapshot:
         runs = s.scalars(select(SourceRunRow).where(SourceRunRow.snapshot_id == row.id).order_by(SourceRunRow.id)).all()

@@ -130,3 +130,42 @@ def test_collector_lock_is_exclusive(store: Store) -> None:
             assert again
     finally:
         other.close()
+
+
+def test_save_in_background_numbers_first_and_commits(store: Store, org: Path) -> None:
+    """The id is known when save_in_background returns (what the analysis computes meanwhile carries it);
+    the snapshot reads back whole once the future is done."""
+    store.migrate()
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    fut = store.save_in_background(snap)
+    assert snap.id is not None
+    assert fut.result(timeout=60) == snap.id
+    back = store.latest()
+    assert back is not None and back.id == snap.id
+    assert [s.status.name for s in back.sources] == [s.status.name for s in snap.sources]
+    assert back.sources[0].facts == snap.sources[0].facts
+
+
+def test_collect_once_publishes_a_stored_snapshot_with_its_id(org: Path, tmp_path: Path) -> None:
+    """serve's collection saves beside the analysis: the published view and its summary carry the stored id."""
+    from agent.api.state import ServeState
+    from agent.config import ServeConfig
+
+    loaded = load_config(org / "ownership.yaml")
+    st = ServeState(ServeConfig(), [], loaded, store_url=f"sqlite:///{tmp_path / 'bg.db'}", now=lambda: NOW)
+    view = st.collect_once()
+    stored = st.store().latest()
+    assert stored is not None and view.id == stored.id
+    assert view.summary.snapshot_id == stored.id
+    st.close()
+
+
+def test_a_failed_background_save_is_raised(store: Store, org: Path) -> None:
+    store.migrate()
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    store.downgrade("base")  # no tables: the insert fails
+    fut = store.save_in_background(snap)
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error class differs by database
+        fut.result(timeout=60)
+    store.migrate()
+    assert store.latest() is None
