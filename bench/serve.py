@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     state = ServeState(loaded.config.serve, [a.token], loaded, store_url=loaded.store_url(), now=lambda: fixed)
     if state.load_latest() is None:
         raise SystemExit("no stored snapshot: run the analysis first")
+    state.wait_prefilled()  # the load test measures the steady state, once every answer is serialised
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     uvicorn.run(create_app(state), host="127.0.0.1", port=a.port, log_level="warning", access_log=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from opentelemetry import trace
@@ -11,7 +12,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api import errors
-from agent.api.deps import require_token
+from agent.api.deps import require_token, token_ok
 from agent.api.state import ServeState
 
 
@@ -52,9 +53,67 @@ def create_app(state: ServeState, tracer_provider: TracerProvider | None = None)
     for r in (routes_services, routes_engineers, routes_findings, routes_reports, routes_snapshots):
         app.include_router(r.router, dependencies=[Depends(require_token)], responses=errors.ERROR_RESPONSES)
 
+    pages_route = next(r for r in routes_services.router.routes if getattr(r, "path", None) == PAGES_TEMPLATE)
+    app.add_middleware(_ServicePagesFastPath, state=state, route=pages_route)  # inside the span per request
     tracer = trace.get_tracer("ownership-agent.api", tracer_provider=tracer_provider)
     app.add_middleware(_SpanPerRequest, tracer=tracer)
     return app
+
+
+PAGES_TEMPLATE = "/api/v1/services/{name}/pages"
+_PAGES_PREFIX, _PAGES_SUFFIX = "/api/v1/services/", "/pages"
+
+
+class _ServicePagesFastPath:
+    """`GET /api/v1/services/{name}/pages` at the snapshot's instant, answered from its serialised body.
+
+    The busiest request (the benchmark's load test): FastAPI's dependency solving and routing took most of
+    its time under 50 concurrent clients (about 0.3 ms a request, measured with cProfile, against a
+    dictionary read for the answer). Here only a request the route itself would answer 200 with the same
+    body is taken: no query string, a bearer token that `check_token` accepts, a body already serialised
+    by the route. Everything else (a first request, `?at=`, a bad token, an unknown service) goes to
+    FastAPI unchanged, so the answers, the errors and the OpenAPI description stay the route's."""
+
+    def __init__(self, app: ASGIApp, state: ServeState, route: Any):
+        self.app = app
+        self.state = state
+        self.route = route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = self._body(scope) if scope["type"] == "http" else None
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route  # the span is named after the route's template, as for a routed request
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _body(self, scope: Scope) -> bytes | None:
+        path: str = scope["path"]
+        if scope["method"] != "GET" or scope.get("query_string") or not path.startswith(_PAGES_PREFIX):
+            return None
+        if not path.endswith(_PAGES_SUFFIX) or scope.get("root_path"):
+            return None
+        name = path[len(_PAGES_PREFIX) : -len(_PAGES_SUFFIX)]
+        view = self.state.view
+        if not name or "/" in name or view is None:
+            return None
+        body = view.service_pages_json_cached(name)
+        if body is None:
+            return None
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        if authorization is None:
+            return None
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not token_ok(self.state, token.strip()):
+            return None
+        return body
 
 
 class _SpanPerRequest:

@@ -165,6 +165,7 @@ class ServeState:
         self.last_error: str | None = None
         self.collections = 0  # collections this process ran (replicas share the work through the store)
         self._old_views: dict[int, View] = {}
+        self._prefill: threading.Thread | None = None
         from agent.metrics import registry
 
         self.registry = registry(self._metric_families)
@@ -184,9 +185,33 @@ class ServeState:
 
     def publish(self, snapshot: Snapshot, collection_duration_s: float | None = None) -> View:
         view = View(snapshot, self.pack(), collection_duration_s).warm(self.settings)
+        self._switch(view)
+        return view
+
+    def _switch(self, view: View) -> None:
         with self._lock:
             self._view = view
-        return view
+        # serialise every service's pages in the background, so that no request waits for a first
+        # serialisation (L: 5,000 services in about 0.7 s, 75 MiB); stops when a newer view replaces it
+        self._prefill = threading.Thread(target=self._prefill_pages, args=(view,), name="pages-prefill", daemon=True)
+        self._prefill.start()
+
+    def _prefill_pages(self, view: View) -> None:
+        for svc in view.graph.catalog.services:
+            if self._view is not view:
+                return
+            try:
+                view.service_pages_json(svc.name)
+            except Exception:  # noqa: BLE001 - the request for it will fail the same way, with its error shape
+                log.exception("pages of %s not serialised in advance", svc.name)
+
+    def wait_prefilled(self, timeout: float | None = None) -> bool:
+        """Wait until the current view's service pages are serialised (the benchmark's load test measures
+        the steady state); True when done."""
+        t = self._prefill
+        if t is not None:
+            t.join(timeout)
+        return t is None or not t.is_alive()
 
     @classmethod
     def for_snapshot(
@@ -282,8 +307,7 @@ class ServeState:
         view = View(snap, self.pack(), duration).warm(self.settings)
         if saved is not None:
             saved.result()  # a snapshot is published once stored (it has its id); a failed save raises here
-        with self._lock:
-            self._view = view
+        self._switch(view)
         return view
 
     def tick(self, interval: timedelta) -> View | None:

@@ -157,6 +157,9 @@ def test_collect_once_publishes_a_stored_snapshot_with_its_id(org: Path, tmp_pat
     stored = st.store().latest()
     assert stored is not None and view.id == stored.id
     assert view.summary.snapshot_id == stored.id
+    assert st.wait_prefilled(60)  # every service's pages serialised in the background, as the route would
+    for svc in view.graph.catalog.services:
+        assert view.service_pages_json_cached(svc.name) == view.service_pages(svc.name).model_dump_json().encode()
     st.close()
 
 

@@ -332,6 +332,36 @@ def test_a_span_per_request(demo_state: ServeState) -> None:
     assert [s.attributes["http.response.status_code"] for s in spans] == [200, 404, 200]
 
 
+def test_service_pages_fast_path_answers_as_the_route(demo_snapshot: Snapshot) -> None:
+    """The second request for a service's pages is answered from its serialised body without FastAPI:
+    same status, bytes and headers as the route's answer; everything the route would refuse still goes
+    to the route (bad or missing token, another scheme, `?at=`, unknown service), and the span is named
+    after the route."""
+    st = ServeState.for_snapshot(demo_snapshot, tokens=[TOKEN])
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    path = "/api/v1/services/checkout/pages"
+    with TestClient(create_app(st, tracer_provider=provider)) as c:
+        assert st.view.service_pages_json_cached("checkout") is None
+        first = c.get(path, headers=AUTH)  # the route serialises and keeps the body
+        assert st.view.service_pages_json_cached("checkout") == first.content
+        second = c.get(path, headers=AUTH)  # the fast path
+        assert (second.status_code, second.content) == (200, first.content)
+        assert {k: v for k, v in second.headers.items()} == {k: v for k, v in first.headers.items()}
+        _error(c.get(path), 401, "unauthorized")
+        _error(c.get(path, headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+        _error(c.get(path, headers={"Authorization": f"Basic {TOKEN}"}), 401, "unauthorized")
+        assert c.get(path, headers={"Authorization": f"bearer {TOKEN}"}).content == first.content
+        later = c.get(path, headers=AUTH, params={"at": "2026-11-21T03:00:00+00:00"})
+        assert later.status_code == 200 and later.json()["at"].startswith("2026-11-21T03:00:00")
+        _error(c.get("/api/v1/services/no-such-service/pages", headers=AUTH), 404, "not_found")
+    spans = exporter.get_finished_spans()
+    assert spans[1].name == "GET /api/v1/services/{name}/pages"
+    assert spans[1].attributes["http.route"] == "/api/v1/services/{name}/pages"
+    assert spans[1].attributes["http.response.status_code"] == 200
+
+
 # ---------------------------------------------------------------- a real process
 
 
