@@ -11,7 +11,7 @@ from agent.errors import InputError
 from collectors.facts import CatalogFacts, Location, Person, Queue, Service, Team, WorkingHours
 from collectors.secrets import fingerprint
 from collectors.validate import validate
-from collectors.yamlfile import Document, load_documents
+from collectors.yamlfile import Document, ItemLines, block_index, load_documents
 
 API_VERSION = "ownership-agent/v1"
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -165,6 +165,19 @@ class CatalogBuilder:
 
     def _add_own(self, doc: Document) -> None:
         cat = validate(CatalogFile, doc)
+        lines = block_index(doc) or {}
+
+        def at(key: str, i: int, sub: str | None = None) -> Location:
+            """Where the i-th entry of `key` (or its key `sub`) is: read off the text when it can be (see
+            block_index), else from the YAML composer as any other line."""
+            items: ItemLines | None = lines.get(key)
+            entry = items[i] if items is not None and i < len(items) else None
+            if entry is not None:
+                line = next(iter(entry.values())) if sub is None else entry.get(sub)
+                if line is not None:
+                    return Location(file=doc.file, line=line)
+            return self._loc(doc, key, i) if sub is None else self._loc(doc, key, i, sub)
+
         for i, t in enumerate(cat.teams):
             self._add_team(
                 Team(
@@ -175,11 +188,11 @@ class CatalogBuilder:
                     pagerduty_team_id=t.pagerduty.team_id,
                     escalation_policies=t.pagerduty.escalation_policies,
                     schedules=t.pagerduty.schedules,
-                    location=self._loc(doc, "teams", i),
+                    location=at("teams", i),
                 )
             )
         for i, p in enumerate(cat.people):
-            loc = self._loc(doc, "people", i)
+            loc = at("people", i)
             self._add_person(
                 Person(
                     id=p.id,
@@ -193,7 +206,7 @@ class CatalogBuilder:
             for tname in p.teams:
                 self._team_refs.append((f'person "{p.id}"', tname, loc, "team"))
         for i, s in enumerate(cat.services):
-            loc = self._loc(doc, "services", i)
+            loc = at("services", i)
             self._add_service(
                 Service(
                     name=s.name,
@@ -210,7 +223,7 @@ class CatalogBuilder:
                 )
             )
             if s.team:
-                self._team_refs.append((f'service "{s.name}"', s.team, self._loc(doc, "services", i, "team"), "team"))
+                self._team_refs.append((f'service "{s.name}"', s.team, at("services", i, "team"), "team"))
 
     def _add_backstage(self, doc: Document) -> None:
         d: dict[str, Any] = doc.data

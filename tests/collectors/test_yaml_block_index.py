@@ -1,0 +1,105 @@
+"""block_index reads entry lines off the text; where it answers, it must answer what the YAML composer does."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.yamlfile import Document, block_index, load_documents
+
+PLAIN = """\
+# a catalog
+apiVersion: ownership-agent/v1
+kind: Catalog
+teams:
+- name: a
+  timezone: UTC
+
+  pagerduty:
+    team_id: P1
+    schedules: [S1, S2]
+- name: b   # trailing comment
+# a comment between items
+  description: |
+    - not an item
+    team: not a key
+    # not a comment
+services:
+  -   name: s1
+      team: a
+      alerts:
+      - service: s1
+      queues:
+        - name: q
+          kind: kafka
+  - name: s2
+    description: >-
+      folded
+      text
+    team: b
+  -
+    name: odd1
+  - {name: odd2, team: a}
+  - &anchor
+    name: odd3
+people: []
+"""
+
+READ = [
+    PLAIN,
+    "teams:\n- name: a\n  x: 1\n- name: b\n",
+    "services:\n  - name: s\n    team: t\n",
+    "base: &b {x: 1}\nteams:\n- <<: *b\n  name: a\n",
+    "teams: [{name: a}]\nmore:\n- name: b\n",
+    "teams:\n- a\n- b\n",
+    "x: 1\n\n\n# end\n",
+]
+DECLINED = [
+    'teams:\n- name: a\n  "quoted": 1\n',  # a quoted key
+    "teams:\n- name: a\n  ? complex\n  : key\n",
+    "teams:\n- name: a\n  x: 1\t\n",
+    "teams:\r\n- name: a\r\n  team: b\r\n",
+    "teams:\n  name: a\n  team: b\n",  # not a sequence
+    "1: a\nteams:\n- name: a\n",
+]
+SHAPES = READ + DECLINED
+
+
+def _docs(text: str) -> list[Document]:
+    return load_documents("f.yaml", text)
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_block_index_agrees_with_the_composer(text: str) -> None:
+    for doc in _docs(text):
+        fresh = Document(data=doc.data, file=doc.file, start_line=doc.start_line, text=doc.text)
+        idx = block_index(doc)
+        for key, items in (idx or {}).items():
+            for i, entry in enumerate(items):
+                if entry is None:
+                    continue
+                assert next(iter(entry.values())) == fresh.line_of(key, i), (key, i)
+                for sub, line in entry.items():
+                    assert line == fresh.line_of(key, i, sub), (key, i, sub)
+
+
+def test_block_index_reads_the_plain_catalog() -> None:
+    (doc,) = _docs(PLAIN)
+    idx = block_index(doc)
+    assert idx is not None
+    assert [e is not None for e in idx["services"]] == [True, True, False, False, False]
+    assert idx["teams"][1] == {"name": 11, "description": 13}
+    assert idx["services"][0] == {"name": 18, "team": 19, "alerts": 20, "queues": 22}
+
+
+def test_block_index_in_a_later_document() -> None:
+    docs = _docs("kind: X\n---\n# c\nteams:\n- name: a\n  team: b\n")
+    idx = block_index(docs[1])
+    assert idx == {"teams": [{"name": 5, "team": 6}]}
+    assert docs[1].line_of("teams", 0, "team") == 6
+
+
+@pytest.mark.parametrize("text", DECLINED)
+def test_block_index_declines_what_it_does_not_read(text: str) -> None:
+    for doc in _docs(text):
+        idx = block_index(doc)
+        assert idx is None or all(e is None for items in idx.values() for e in items)
