@@ -94,11 +94,36 @@ class RuleFileCache:
     the entry depends on: an upgrade or an edit starts afresh.
     """
 
-    FORMAT = 2  # 2: rules as rows of plain values (pickling pydantic models cost 15 us a rule, loading 23 us)
+    # 2: rules as rows of plain values (pickling pydantic models cost 15 us a rule, loading 23 us), and
+    # expression facts as shape and values (rules.exprs.export) with the shapes' facts in a file of their own
+    FORMAT = 2
 
     def __init__(self, directory: Path | str):
         self.dir = Path(directory)
         self._salt = f"{self.FORMAT}|{code_salt()}"
+        self._shapes: dict[str, Any] | None = None  # the shapes file, read once
+
+    def _shapes_file(self) -> Path:
+        return self.dir / "shapes" / f"{hashlib.sha256(self._salt.encode()).hexdigest()}.pickle"
+
+    def shapes(self) -> dict[str, Any]:
+        """The facts of the expression shapes the entries name (rules.exprs.export), by shape."""
+        if self._shapes is None:
+            from rules import exprs
+
+            got = _read(self._shapes_file())
+            self._shapes = exprs.adopt_shapes(got) if isinstance(got, dict) else {}
+        return self._shapes
+
+    def _add_shapes(self, shapes: dict[str, Any]) -> None:
+        known = self.shapes()
+        if all(s in known for s in shapes):
+            return
+        on_disk = _read(self._shapes_file())  # another process may have added some meanwhile
+        if isinstance(on_disk, dict):
+            known.update({k: v for k, v in on_disk.items() if k not in known})
+        known.update(shapes)
+        _write(self._shapes_file(), known)
 
     @classmethod
     def default(cls) -> RuleFileCache | None:
@@ -111,32 +136,49 @@ class RuleFileCache:
         h = hashlib.sha256(f"{self._salt}|{path}|{digest}".encode()).hexdigest()
         return self.dir / h[:2] / f"{h}.pickle"
 
-    def get(self, path: str, digest: str) -> tuple[list[Rule], list[str], dict[str, Any]] | None:
-        """(rules, warnings, expression facts) of the file with this content, or None."""
-        try:
-            with self._file(path, digest).open("rb") as f:
-                got = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-            return None
-        if not isinstance(got, tuple) or len(got) != 4 or got[0] != (path, digest):
+    def get(self, path: str, digest: str) -> tuple[list[Rule], list[str]] | None:
+        """(rules, warnings) of the file with this content, or None; the facts of its expressions are
+        remembered (rules.exprs)."""
+        from rules import exprs
+
+        got = _read(self._file(path, digest))
+        if not isinstance(got, tuple) or len(got) != 4 or got[0] != (path, digest) or not isinstance(got[3], dict):
             return None
         try:
             rules = [Rule.checked(*row) for row in got[1]]  # our own rows, checked when the file was parsed
         except TypeError:
             return None
-        return rules, got[2], got[3]
+        if not exprs.load(got[3], self.shapes()):
+            return None
+        return rules, got[2]
 
-    def put(self, path: str, digest: str, rules: list[Rule], warnings: list[str], exprs: dict[str, Any]) -> None:
+    def put(self, path: str, digest: str, rules: list[Rule], warnings: list[str]) -> None:
         """Write an entry atomically; a cache that cannot be written is skipped, never an error."""
-        target = self._file(path, digest)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(((path, digest), _rows(rules), warnings, exprs), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-        except OSError as e:
-            log.debug("parse cache not written: %s", e)
+        from rules import exprs
+
+        facts, shapes = exprs.export({r.expr: exprs.facts(r.expr) for r in rules})
+        self._add_shapes(shapes)
+        _write(self._file(path, digest), ((path, digest), _rows(rules), warnings, facts))
+
+
+def _read(file: Path) -> Any:
+    try:
+        with file.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+
+
+def _write(target: Path, data: Any) -> None:
+    """Atomically; a cache that cannot be written is skipped, never an error."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError as e:
+        log.debug("parse cache not written: %s", e)
 
 
 def _rows(rules: list[Rule]) -> list[tuple[Any, ...]]:
@@ -175,8 +217,6 @@ def load_rule_file(path: Path | str, cache: RuleFileCache | None = None) -> list
     """Every rule in a plain rule file or PrometheusRule resources (multi-document).
 
     Unchanged files come from the in-process cache, then from `cache` on disk when given."""
-    from rules import exprs
-
     p = Path(path)
     text = read_text(p)
     key = (str(p), content_hash(text))
@@ -186,18 +226,16 @@ def load_rule_file(path: Path | str, cache: RuleFileCache | None = None) -> list
     if cache is not None:
         hit = cache.get(*key)
         if hit is not None:
-            rules, logged, facts = hit
+            rules, logged = hit
             for w in logged:
                 log.warning("%s", w)
-            for expr, f in facts.items():
-                exprs.remember(expr, f)
             _CACHE[key] = rules
             return rules
     warnings: list[str] = []
     rules = _parse_rule_file(p, text, warnings)
     _CACHE[key] = rules
     if cache is not None:
-        cache.put(*key, rules, warnings, {r.expr: exprs.facts(r.expr) for r in rules})
+        cache.put(*key, rules, warnings)
     return rules
 
 

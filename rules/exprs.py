@@ -35,7 +35,7 @@ class ExprFacts:
     and the analysis reads the labels of alerting rules only (measured on L: the facts of 56,000
     expressions cost about 3 s to make at once)."""
 
-    __slots__ = ("error", "_labels", "_metrics", "_queue_selectors", "_sloth_refs", "_shape", "_values")
+    __slots__ = ("error", "_labels", "_metrics", "_queue_selectors", "_sloth_refs", "_shape", "_values", "_text")
 
     def __init__(
         self,
@@ -52,6 +52,7 @@ class ExprFacts:
         self._sloth_refs = sloth_refs
         self._shape: ExprFacts | None = None
         self._values: dict[str, str] | None = None
+        self._text: str | None = None  # a shape's facts: the shape
 
     @classmethod
     def of_shape(cls, shape: ExprFacts, values: dict[str, str]) -> ExprFacts:
@@ -219,7 +220,69 @@ def _shape_facts(shape: str, n: int) -> ExprFacts | None:
     got = derive(node, shape)
     if got.labels is None or got.metrics is None or got.queue_selectors is None or got.sloth_refs is None:
         return None  # a reader failed: let it fail on the real tree, as it always did
+    got._text = shape
     return got
+
+
+# ---- on disk, in the rule file cache (collectors.prometheus_rules): each expression's facts as its shape
+# and values, the shapes' facts once in a file of their own (measured on L: the facts of 61,000
+# expressions with a copy of their shapes' in each of 967 files took 1.6 s to load, this 0.05 s)
+
+
+def export(known: dict[str, ExprFacts]) -> tuple[dict[str, Any], dict[str, ExprFacts]]:
+    """({expr: (shape, values) or its facts}, the facts of those shapes by shape)."""
+    out: dict[str, Any] = {}
+    shapes: dict[str, ExprFacts] = {}
+    for expr, f in known.items():
+        shape = f._shape
+        if shape is not None and shape._text is not None:
+            assert f._values is not None
+            out[expr] = (shape._text, tuple(f._values.values()))
+            shapes[shape._text] = shape
+        else:
+            out[expr] = f
+    return out, shapes
+
+
+def load(exported: dict[str, Any], shapes: dict[str, ExprFacts]) -> bool:
+    """Remember facts from `export` (shapes known in this process, else in `shapes`); False when a shape
+    is missing (nothing is remembered then)."""
+    keys = _PH_KEYS
+    got: list[tuple[str, ExprFacts]] = []
+    for expr, e in exported.items():
+        if isinstance(e, tuple):
+            text, values = e
+            shape = _TEMPLATES.get(text) or shapes.get(text)
+            if shape is None or not isinstance(values, tuple):
+                return False
+            if len(values) > len(keys):
+                keys = _ph_keys(len(values))
+            got.append((expr, ExprFacts.of_shape(shape, dict(zip(keys, values, strict=False)))))  # keys: >= values
+        elif isinstance(e, ExprFacts):
+            got.append((expr, e))
+        else:
+            return False
+    for expr, f in got:
+        remember(expr, f)
+    return True
+
+
+def adopt_shapes(shapes: dict[str, Any]) -> dict[str, ExprFacts]:
+    """The shapes' facts read from disk, kept for this process too (wrong entries are skipped)."""
+    out: dict[str, ExprFacts] = {}
+    for text, f in shapes.items():
+        if isinstance(text, str) and isinstance(f, ExprFacts):
+            f._text = text
+            out[text] = f
+            _TEMPLATES.setdefault(text, f)
+    return out
+
+
+def _ph_keys(n: int) -> list[str]:
+    return [f"{_PH}{i}" for i in range(n)]
+
+
+_PH_KEYS = _ph_keys(16)
 
 
 def _placeholder_matchers(node: Any) -> int:
