@@ -85,3 +85,15 @@ def test_shapes_are_parsed_once() -> None:
         assert exprs.facts(f'up{{job="svc-{i}"}} == 0').labels.fixed == {"job": f"svc-{i}"}
     assert list(exprs._TEMPLATES) == ['up{job="\x010"} == 0']
     exprs.clear()
+
+
+def test_shapes_stay_shapes_through_a_pickle() -> None:
+    exprs.clear()
+    f = exprs.facts('up{job="a"} == 0')
+    again = pickle.loads(pickle.dumps(f))
+    assert again == f
+    facts, shapes = exprs.export({'up{job="a"} == 0': again})
+    assert facts == {'up{job="a"} == 0': ('up{job="\x010"} == 0', ("a",))} and list(shapes) == ['up{job="\x010"} == 0']
+    exprs.clear()
+    assert exprs.load(facts, shapes) and exprs.facts('up{job="a"} == 0') == f
+    exprs.clear()
