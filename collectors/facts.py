@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,6 +12,9 @@ class Fact(BaseModel):
     """Base for every fact: frozen-ish plain data that serialises to JSON."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+M = TypeVar("M", bound=Fact)
 
 
 class Location(Fact):
@@ -100,6 +103,57 @@ class Rule(Fact):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     location: Location = Field(default_factory=Location)
+
+    @classmethod
+    def checked(
+        cls,
+        type: Literal["alerting", "recording"],  # noqa: A002 - the field's name
+        name: str,
+        expr: str,
+        group: str,
+        group_interval_s: float | None,
+        for_s: float,
+        keep_firing_for_s: float,
+        labels: dict[str, str],
+        annotations: dict[str, str],
+        file: str | None,
+        line: int | None,
+    ) -> Rule:
+        """`Rule(...)` (every field given) from values the caller has checked already to have the field's
+        types exactly (str, float or None, dict of str): not validated again (see `trusted`)."""
+        return trusted(
+            cls,
+            {
+                "type": type,
+                "name": name,
+                "expr": expr,
+                "group": group,
+                "group_interval_s": group_interval_s,
+                "for_s": for_s,
+                "keep_firing_for_s": keep_firing_for_s,
+                "labels": labels,
+                "annotations": annotations,
+                "location": trusted(Location, {"file": file, "line": line}),
+            },
+        )
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """`cls(**values)` without validation, for values of exactly the fields' types, every field given in
+    declaration order: what pydantic's constructor leaves in the instance, set directly. For the many
+    facts made from data already checked (a rule file's 65,000 rules; what a shape's facts become, see
+    rules.exprs): measured 2x faster than `cls(...)`, and `model_construct` is no faster than `cls(...)`.
+    tests/collectors/test_trusted_facts.py checks both give equal instances."""
+    obj = _new(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
 
 
 class PrometheusFacts(Fact):

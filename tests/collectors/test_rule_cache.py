@@ -28,6 +28,7 @@ def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """What another process starts with: no in-process caches."""
     monkeypatch.setattr(pr, "_CACHE", {})
     monkeypatch.setattr(exprs, "_MEMO", {})
+    monkeypatch.setattr(exprs, "_TEMPLATES", {})
 
 
 def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,6 +92,22 @@ def test_warnings_are_replayed_and_bad_entries_ignored(
         entry.write_bytes(b"not a pickle")
     _fresh_process(monkeypatch)
     assert len(load_rule_file(f, cache)) == 2  # a bad entry is a miss, then rewritten
+
+
+def test_an_entry_whose_expression_shapes_are_lost_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = RuleFileCache(tmp_path / "cache")
+    f = tmp_path / "rules.yml"
+    f.write_text(RULES, encoding="utf-8")
+    _fresh_process(monkeypatch)
+    first = load_rule_file(f, cache)
+    shapes = list((tmp_path / "cache" / "shapes").glob("*.pickle"))
+    assert len(shapes) == 1
+    shapes[0].unlink()
+    _fresh_process(monkeypatch)
+    again = load_rule_file(f, RuleFileCache(tmp_path / "cache"))  # parsed again, shapes written again
+    assert [r.model_dump() for r in again] == [r.model_dump() for r in first]
+    assert exprs.facts('up{job="api"} == 0').labels.fixed == {"job": "api"}
+    assert list((tmp_path / "cache" / "shapes").glob("*.pickle"))
 
 
 def test_default_folder_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
