@@ -197,38 +197,40 @@ class NoisyAlert:
         pd_src = next(
             (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "pagerduty"), None
         )
-        # the thresholds per distinct settings (one, unless the pack overrides OWN008 for some teams):
-        # reading ten params and parsing the window per alert was a third of this check on 50,000 alerts
-        thresholds: dict[int, Thresholds] = {}
-        todo: list[tuple[str, str | None, list[Any], Thresholds]] = []
-        for (name, service), alerts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        # the thresholds per service, parsed once per distinct settings (one, unless the pack overrides
+        # OWN008 for some teams): reading ten params per alert was a third of this check on 50,000 alerts
+        parsed: dict[int, Thresholds] = {}
+        of_service: dict[str | None, Thresholds] = {}
+        for service in {s for _, s in groups}:
             settings = ctx.settings(self.id, service)
-            t = thresholds.get(id(settings))
+            t = parsed.get(id(settings))
             if t is None:
-                t = thresholds[id(settings)] = Thresholds.of(ctx, self.id, service)
-            todo.append((name, service, alerts, t))
+                t = parsed[id(settings)] = Thresholds.of(ctx, self.id, service)
+            of_service[service] = t
         by_name = g.memo(("own008", "history"), lambda: _history_index(g))
         # an alert's incidents are found through the tokens of their titles: only alert names are indexed,
         # and only the pages of the widest window (`measure` keeps those of each alert's own window)
         names = {name for name, _ in groups if _TOKEN.fullmatch(name)}
-        widest = max((t.window_s for t in thresholds.values()), default=0.0)
+        widest = max((t.window_s for t in parsed.values()), default=0.0)
         by_token = _incident_index(g, names, ctx.now - timedelta(seconds=widest), ctx.now)
-        for name, service, alerts, t in todo:
-            if name not in by_name and t.min_pages >= 1 and t.min_episodes >= 1:
-                # no firing history: the incidents alone decide (most alerts have neither)
-                if name in names and name not in by_token:
-                    continue
-                incidents = self._incidents(ctx, name, alerts, by_token)
-                if not incidents:
-                    continue  # nothing measured: no reason (what `measure` and `reasons` find too)
-                history: list[AlertHistory] = []
-                hsources: list[str] = []
-                hwindow = 0.0
-            else:
-                history, hsources, hwindow = self._history(ctx, name, service)
-                incidents = self._incidents(ctx, name, alerts, by_token)
+        # most alerts have no firing history and no page: nothing is measured, so no reason is found
+        # (what `measure` and `reasons` conclude too, for thresholds that ask at least one page and
+        # one episode); they are left out before the sort
+        todo = [
+            (key, alerts)
+            for key, alerts in groups.items()
+            if key[0] in by_name
+            or key[0] in by_token
+            or key[0] not in names
+            or of_service[key[1]].min_pages < 1
+            or of_service[key[1]].min_episodes < 1
+        ]
+        for (name, service), alerts in sorted(todo, key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            t = of_service[service]
+            history, hsources, hwindow = self._history(ctx, name, service)
+            incidents = self._incidents(ctx, name, alerts, by_token)
             # the index holds the pages of the widest window: those of this window when it is the widest
-            exact = t.window_s == widest and _TOKEN.fullmatch(name) is not None
+            exact = t.window_s == widest and name in names
             noise = measure(history, hwindow, incidents, logs, ctx.now, t, pages_only=exact)
             reasons = noise.reasons(t)
             if not reasons:
