@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from collectors.durations import format_duration, parse_duration
 from collectors.facts import AlertHistory, PDIncident, PDLogEntry
 from rules.checks.own011_no_for import is_paging, observed_at, rule_evidence
-from rules.engine import CheckContext
+from rules.engine import CheckContext, incident_times, utc
 from rules.findings import Evidence, Finding, Fix, Severity
 
 WEEK_S = 7 * 86400.0
@@ -165,8 +165,8 @@ def _incident_index(g: Any, names: set[str], since: datetime, now: datetime) -> 
     high-urgency ones created in [since, now] (the others are no page of any alert's window)."""
     out: dict[str, list[PDIncident]] = {}
     findall = _TOKEN.findall
-    for i in g.pagerduty.incidents:
-        c = i.created_at  # (a comparison of two aware datetimes costs microseconds: their offsets are asked)
+    since, now = utc(since), utc(now)
+    for i, c in zip(g.pagerduty.incidents, incident_times(g), strict=True):
         if c < since or c > now or i.urgency != "high":
             continue
         for tok in names.intersection(findall(i.title)):  # a title naming an alert twice: one incident
