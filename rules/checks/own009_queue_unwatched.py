@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import promql_parser as pp
 import yaml
 
-from collectors.durations import format_duration, parse_duration
+from collectors.durations import format_duration
 from collectors.facts import Matcher, QueueLag, Service
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
@@ -284,7 +284,7 @@ class QueueUnwatched:
                         600 if q.unit == "seconds" else 1000,
                     )
                 )
-                for_ = format_duration(parse_duration(str(ctx.param(self.id, "fix_for", service, "15m"))))
+                for_ = format_duration(ctx.duration(self.id, "fix_for", service, "15m"))
                 severity = str(ctx.param(self.id, "fix_severity", service, "critical"))
                 rules_yaml = queue_alert_rules_yaml(
                     q,
