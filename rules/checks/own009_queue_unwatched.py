@@ -123,30 +123,28 @@ class RuleIndex:
     """Recording and alerting rules indexed by the metrics their selectors read (built once per check run)."""
 
     def __init__(self, recording: list[tuple[str, str]], alerting: list[tuple[str, str]]):
-        # (entry, matchers) per metric; a metric's `_Selectors` is built when a queue first reads it
-        self._recording: dict[str, list[tuple[tuple[Any, ...], list[Matcher]]]] = {}
-        for rec, expr in recording:
-            for n, ms in _selectors(expr):
-                self._recording.setdefault(n, []).append(((rec, ms), ms))
-        self._alerting: dict[str, list[tuple[tuple[Any, ...], list[Matcher]]]] = {}
-        for pos, (alert, expr) in enumerate(alerting):
-            for n, ms in _selectors(expr):
-                self._alerting.setdefault(n, []).append(((pos, alert, ms), ms))
-        self.recording: dict[str, _Selectors | None] = {}
-        self.alerting: dict[str, _Selectors | None] = {}
+        self._rules = {"recording": recording, "alerting": alerting}
+        # a metric's readers (`_Selectors`) are found when a queue first reads it: only the rules whose text
+        # names the metric are parsed for it (a selector's metric is written in it, unless it comes from a
+        # `__name__` matcher or an escape: those rules are always read). Reading all 65,000 rules of a
+        # large organisation for four queue metrics was most of this check.
+        self._built: dict[tuple[str, str], _Selectors | None] = {}
 
-    @staticmethod
-    def _indexed(
-        built: dict[str, _Selectors | None], raw: dict[str, list[tuple[tuple[Any, ...], list[Matcher]]]], n: str
-    ) -> _Selectors | None:
-        if n in built:
-            return built[n]
+    def _indexed(self, kind: str, n: str) -> _Selectors | None:
+        key = (kind, n)
+        if key in self._built:
+            return self._built[key]
         sels = None
-        if n in raw:
-            sels = _Selectors()
-            for entry, ms in raw[n]:
-                sels.add(entry, ms)
-        built[n] = sels
+        for pos, (name, expr) in enumerate(self._rules[kind]):
+            if n not in expr and "__name__" not in expr and "\\" not in expr:
+                continue
+            for m, ms in _selectors(expr):
+                if m != n:
+                    continue
+                if sels is None:
+                    sels = _Selectors()
+                sels.add((name, ms) if kind == "recording" else (pos, name, ms), ms)
+        self._built[key] = sels
         return sels
 
     def watched_by(self, q: QueueLag) -> list[str]:
@@ -154,7 +152,7 @@ class RuleIndex:
         todo = [q.metric]
         while todo:  # recording rules of recording rules
             n = todo.pop()
-            sels = self._indexed(self.recording, self._recording, n)
+            sels = self._indexed("recording", n)
             if sels is None:
                 continue
             for rec, ms in sels.candidates(q.labels):
@@ -163,7 +161,7 @@ class RuleIndex:
                     todo.append(rec)
         hits: dict[int, str] = {}
         for n in names:
-            asels = self._indexed(self.alerting, self._alerting, n)
+            asels = self._indexed("alerting", n)
             if asels is None:
                 continue
             for pos, alert, ms in asels.candidates(q.labels):
