@@ -180,7 +180,7 @@ class SLONoPage:
         }
         slo_src, slo_at = source_of(ctx, "slo")
         for slo in g.slos.slos:
-            fast_max = parse_duration(str(ctx.param(self.id, "fast_burn_window", slo.service, "1h")))
+            fast_max = ctx.duration(self.id, "fast_burn_window", slo.service, "1h")
             mine = [alert_rules[i] for i in index.candidates(slo) if belongs(alert_rules[i].rule, slo)]
             pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]
             tickets = [sr for sr in mine if sr.rule.labels.get("sloth_severity") == "ticket"]

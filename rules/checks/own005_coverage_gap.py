@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import ClassVar
 
-from collectors.durations import parse_duration
 from collectors.facts import PDEscalationPolicy, PDService
 from rules.checks.own002_slo_no_page import source_of
 from rules.engine import CheckContext
@@ -56,8 +55,8 @@ class CoverageGap:
         for pol, svcs in policies_in_use(ctx):
             services = catalog_services(ctx, svcs)
             service = services[0] if services else None
-            lookahead = parse_duration(str(ctx.param(self.id, "lookahead", service, "14d")))
-            min_gap = parse_duration(str(ctx.param(self.id, "min_gap", service, "30m")))
+            lookahead = ctx.duration(self.id, "lookahead", service, "14d")
+            min_gap = ctx.duration(self.id, "min_gap", service, "30m")
             since = ctx.now
             until = ctx.now + timedelta(seconds=lookahead)
             uses_schedules = any(t.type == "schedule" for lv in pol.levels for t in lv.targets)

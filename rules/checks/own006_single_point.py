@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import ClassVar
 
-from collectors.durations import parse_duration
 from collectors.facts import PDService
 from rules.checks.own002_slo_no_page import source_of
 from rules.checks.own004_no_runbook import paging_paths
@@ -40,7 +39,7 @@ class SinglePointOfFailure:
                 continue
             services = catalog_services(ctx, svcs)
             service = services[0] if services else None
-            lookahead = parse_duration(str(ctx.param(self.id, "lookahead", service, "14d")))
+            lookahead = ctx.duration(self.id, "lookahead", service, "14d")
             since, until = ctx.now, ctx.now + timedelta(seconds=lookahead)
             people: set[str] = set()
             for lv in pol.levels:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from collectors.durations import format_duration, parse_duration
 from collectors.facts import AlertHistory, PDIncident, PDLogEntry
 from rules.checks.own011_no_for import is_paging, observed_at, rule_evidence
-from rules.engine import CheckContext
+from rules.engine import CheckContext, incident_times, utc
 from rules.findings import Evidence, Finding, Fix, Severity
 
 WEEK_S = 7 * 86400.0
@@ -110,8 +110,11 @@ def measure(
     log_entries: dict[str, list[PDLogEntry]],
     now: datetime,
     t: Thresholds,
+    pages_only: bool = False,
 ) -> Noise:
-    """Episodes, short episodes and flaps from the history; pages and self-resolved pages from incidents."""
+    """Episodes, short episodes and flaps from the history; pages and self-resolved pages from incidents.
+
+    `pages_only`: the incidents are known to be pages of this window already (high urgency, created in it)."""
     n = Noise(history_window_s=min(t.window_s, history_window_s) if history else 0.0, has_history=bool(history))
     since = now - timedelta(seconds=t.window_s)
     short = t.short_episode_minutes * 60
@@ -132,7 +135,7 @@ def measure(
         n.median_episode_s = lengths[len(lengths) // 2]
     auto = timedelta(minutes=t.auto_resolve_minutes)
     for i in incidents:
-        if not (since <= i.created_at <= now) or i.urgency != "high":
+        if not pages_only and (not (since <= i.created_at <= now) or i.urgency != "high"):
             continue  # a low-urgency incident notifies, it does not page
         n.pages.append(i)
         if i.acknowledged_at is not None or i.resolved_at is None or i.resolved_at - i.created_at > auto:
@@ -156,12 +159,21 @@ def _history_index(g: Any) -> dict[str, list[tuple[str, Any, AlertHistory]]]:
     return out
 
 
-def _incident_index(g: Any) -> dict[str, list[PDIncident]]:
-    """Incidents per token (a maximal run of word characters and dashes) of their title, in incident order."""
+def _incident_index(g: Any, names: set[str], since: datetime, now: datetime) -> dict[str, list[PDIncident]]:
+    """Incidents per token (a maximal run of word characters and dashes) of their title, in incident order,
+    for the tokens in `names` only (the others, e.g. `FIRING`, would hold every incident), and only the
+    high-urgency ones created in [since, now] (the others are no page of any alert's window)."""
     out: dict[str, list[PDIncident]] = {}
-    for i in g.pagerduty.incidents:
-        for tok in set(_TOKEN.findall(i.title)):
-            out.setdefault(tok, []).append(i)
+    findall = _TOKEN.findall
+    since, now = utc(since), utc(now)
+    for i, c in zip(g.pagerduty.incidents, incident_times(g), strict=True):
+        if c < since or c > now or i.urgency != "high":
+            continue
+        for tok in names.intersection(findall(i.title)):  # a title naming an alert twice: one incident
+            if tok in out:
+                out[tok].append(i)
+            else:
+                out[tok] = [i]
     return out
 
 
@@ -176,18 +188,50 @@ class NoisyAlert:
         for a in ctx.alerts:
             for s in a.services or [None]:
                 groups.setdefault((a.alert, s), []).append(a)
+        # what `measure` reads of the log: whether a person resolved the incident (the other entries
+        # cannot change an answer, so they are not kept)
         logs: dict[str, list[PDLogEntry]] = {}
         for e in g.pagerduty.log_entries:
-            if e.incident_id:
+            if e.incident_id and e.agent_type == "user_reference" and e.type.startswith("resolve"):
                 logs.setdefault(e.incident_id, []).append(e)
         pd_src = next(
             (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "pagerduty"), None
         )
-        for (name, service), alerts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-            t = Thresholds.of(ctx, self.id, service)
+        # the thresholds per service, parsed once per distinct settings (one, unless the pack overrides
+        # OWN008 for some teams): reading ten params per alert was a third of this check on 50,000 alerts
+        parsed: dict[int, Thresholds] = {}
+        of_service: dict[str | None, Thresholds] = {}
+        for service in {s for _, s in groups}:
+            settings = ctx.settings(self.id, service)
+            t = parsed.get(id(settings))
+            if t is None:
+                t = parsed[id(settings)] = Thresholds.of(ctx, self.id, service)
+            of_service[service] = t
+        by_name = g.memo(("own008", "history"), lambda: _history_index(g))
+        # an alert's incidents are found through the tokens of their titles: only alert names are indexed,
+        # and only the pages of the widest window (`measure` keeps those of each alert's own window)
+        names = {name for name, _ in groups if _TOKEN.fullmatch(name)}
+        widest = max((t.window_s for t in parsed.values()), default=0.0)
+        by_token = _incident_index(g, names, ctx.now - timedelta(seconds=widest), ctx.now)
+        # most alerts have no firing history and no page: nothing is measured, so no reason is found
+        # (what `measure` and `reasons` conclude too, for thresholds that ask at least one page and
+        # one episode); they are left out before the sort
+        todo = [
+            (key, alerts)
+            for key, alerts in groups.items()
+            if key[0] in by_name
+            or key[0] in by_token
+            or key[0] not in names
+            or of_service[key[1]].min_pages < 1
+            or of_service[key[1]].min_episodes < 1
+        ]
+        for (name, service), alerts in sorted(todo, key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            t = of_service[service]
             history, hsources, hwindow = self._history(ctx, name, service)
-            incidents = self._incidents(ctx, name, alerts)
-            noise = measure(history, hwindow, incidents, logs, ctx.now, t)
+            incidents = self._incidents(ctx, name, alerts, by_token)
+            # the index holds the pages of the widest window: those of this window when it is the widest
+            exact = t.window_s == widest and name in names
+            noise = measure(history, hwindow, incidents, logs, ctx.now, t, pages_only=exact)
             reasons = noise.reasons(t)
             if not reasons:
                 continue
@@ -209,13 +253,22 @@ class NoisyAlert:
         return out, sources, window
 
     @staticmethod
-    def _incidents(ctx: CheckContext, name: str, alerts: list[Any]) -> list[PDIncident]:
-        """Incidents whose title names the alert, on the PagerDuty services its routes reach (any, if none)."""
-        wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
+    def _incidents(
+        ctx: CheckContext, name: str, alerts: list[Any], by_token: dict[str, list[PDIncident]]
+    ) -> list[PDIncident]:
+        """Incidents whose title names the alert, on the PagerDuty services its routes reach (any, if none).
+
+        `by_token`: `_incident_index` of at least every alert name made of word characters and dashes."""
         if _TOKEN.fullmatch(name):
             # a name of word characters and dashes matches exactly when it is a whole token of the title
-            by_token = ctx.graph.memo(("own008", "incident_tokens"), lambda: _incident_index(ctx.graph))
-            return [i for i in by_token.get(name, ()) if not wanted or i.service_id in wanted]
+            candidates = by_token.get(name)
+            if not candidates:
+                return []
+            wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
+            if not wanted:
+                return list(candidates)
+            return [i for i in candidates if i.service_id in wanted]
+        wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
         pat = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
         return [
             i for i in ctx.graph.pagerduty.incidents if (not wanted or i.service_id in wanted) and pat.search(i.title)

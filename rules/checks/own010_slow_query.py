@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from collectors.durations import parse_duration
 from collectors.facts import SlowQuery
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
@@ -60,7 +59,7 @@ class SlowQueryUnwatched:
         slow_ms = float(ctx.param(self.id, "slow_mean_ms", service, 500))
         share = st.total_exec_time_ms / db_total if db_total else 0.0
         heavy_share = float(ctx.param(self.id, "heavy_total_share", service, 0.5))
-        heavy_min = parse_duration(str(ctx.param(self.id, "heavy_min_total", service, "1h"))) * 1000
+        heavy_min = ctx.duration(self.id, "heavy_min_total", service, "1h") * 1000
         reasons = []
         if st.mean_exec_time_ms >= slow_ms:
             reasons.append(f"slow (limit {slow_ms:g} ms mean)")
@@ -72,9 +71,8 @@ class SlowQueryUnwatched:
     def _latency_cover(ctx: CheckContext, service: str) -> str | None:
         """The latency SLO or alert of the service, or None."""
         g = ctx.graph
-        for slo in g.slos.slos:
-            if slo.service != service:
-                continue
+        by_service = g.memo(("own010", "slos_by_service"), lambda: _slos_by_service(g))
+        for slo in by_service.get(service, ()):
             text = " ".join(
                 x or ""
                 for x in (slo.name, slo.description, slo.error_query, slo.total_query, slo.raw_error_ratio_query)
@@ -129,3 +127,11 @@ class SlowQueryUnwatched:
                 )
             ),
         )
+
+
+def _slos_by_service(g: Any) -> dict[str | None, list[Any]]:
+    """The SLOs of each service, in SLO order (a service's latency cover reads only its own)."""
+    out: dict[str | None, list[Any]] = {}
+    for slo in g.slos.slos:
+        out.setdefault(slo.service, []).append(slo)
+    return out

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from collectors.durations import format_duration, parse_duration
+from collectors.durations import format_duration
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
 
@@ -86,7 +86,7 @@ class PagingAlertWithoutFor:
         seen: set[tuple[str | None, str]] = set()
         for a in ctx.alerts:
             service = a.services[0] if a.services else None
-            min_for = parse_duration(str(ctx.param(self.id, "min_for", service, "0s")))
+            min_for = ctx.duration(self.id, "min_for", service, "0s")
             if a.for_s > 0 and a.for_s >= min_for:
                 continue
             if not is_paging(a) or (service, a.alert) in seen:

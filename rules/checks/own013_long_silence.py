@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
-from collectors.durations import format_duration, parse_duration
+from collectors.durations import format_duration
 from collectors.facts import SilenceFact
 from rules.checks.own011_no_for import is_paging, observed_at, rule_evidence
 from rules.engine import CheckContext
@@ -63,7 +63,7 @@ class LongSilence:
             service = a.services[0] if a.services else None
             if (service, a.alert) in seen:
                 continue
-            max_silence = parse_duration(str(ctx.param(self.id, "max_silence", service, "7d")))
+            max_silence = ctx.duration(self.id, "max_silence", service, "7d")
             through = {p.alertmanager for p in a.paths}
             hits: list[tuple[str, SilenceFact]] = []
             for am_name in sorted(ctx.graph.alertmanagers):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, timedelta, timezone
 
 import pytest
 from bigorg import big_org
@@ -11,10 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from agent.api import ServeState, View, create_app
 from agent.config import ServeConfig
-from agent.metrics import OTHER, series_bound
+from agent.metrics import OTHER, _Notified, series_bound
 from collectors.facts import Snapshot
 from rules.checks import CHECKS
 from rules.findings import Finding
+from rules.oncall import OnCallIndex
 
 NAMES = {
     "ownership_findings": ("check", "severity", "service", "team"),
@@ -176,3 +178,20 @@ def test_big_org_engineer_counts(big_view: View) -> None:
     assert 0 < sum(off.values()) < sum(pages.values())
     # each team's 20 services page whoever holds its levels in the next 7 days
     assert max(surface.values()) == 20
+
+
+def test_notified_holders_agree_with_the_oncall_index(big_view: View) -> None:
+    """The metrics' on-call holders (spans read once, in UTC) are OnCallIndex.holders' answers, at
+    shift boundaries, in other offsets and for naive instants too."""
+    oncall = OnCallIndex(big_view.graph.pagerduty)
+    fast = _Notified(oncall)
+    edges = [t for o in big_view.graph.pagerduty.oncalls[:200] for t in (o.start, o.end) if t is not None]
+    assert edges
+    instants = [big_view.now + timedelta(hours=h) for h in range(-24 * 9, 24 * 9, 5)]
+    instants += edges + [t - timedelta(microseconds=1) for t in edges]
+    instants += [t.astimezone(timezone(timedelta(hours=-7))) for t in edges[:50]]
+    instants += [t.astimezone(UTC).replace(tzinfo=None) for t in edges[:50]]
+    keys = list(oncall.entries)[:: max(1, len(oncall.entries) // 40)] + [("PNOPE", 1)]
+    for policy, level in keys:
+        for at in instants:
+            assert fast.holders(policy, level, at) == oncall.holders(policy, level, at), (policy, level, at)

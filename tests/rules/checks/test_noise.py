@@ -6,8 +6,11 @@ run_checks with the default pack (or a param override), so the pack's thresholds
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from collectors.facts import (
     AlertHistory,
@@ -23,7 +26,8 @@ from collectors.facts import (
     SourceResult,
     SourceStatus,
 )
-from rules.engine import CheckSettings, RulePack, load_pack, merge_packs, run_checks
+from rules.checks.own008_noisy_alert import NoisyAlert, Thresholds, measure
+from rules.engine import CheckContext, CheckSettings, Override, RulePack, load_pack, merge_packs, run_checks
 from rules.findings import Finding
 from rules.graph import OwnershipGraph
 
@@ -260,3 +264,116 @@ def test_noisy_alert_that_never_pages_is_info() -> None:
     rule.labels["severity"] = "warning"
     found = _run([_history("WebDown", _episodes(_every(24, 20), 5))], rules=[rule])
     assert [(f.subject, f.severity) for f in found] == [("WebDown", "info")]
+
+
+# --------------------------------------------------------------------------- the indexes agree
+
+
+def _reference_findings(ctx: Any) -> list[Finding]:
+    """OWN008 as it read the facts before its indexes: every alert measured, incidents by a regex scan
+    of every title, thresholds read per alert, every log entry."""
+    check = NoisyAlert()
+    g = ctx.graph
+    groups: dict[tuple[str, str | None], list[Any]] = {}
+    for a in ctx.alerts:
+        for s in a.services or [None]:
+            groups.setdefault((a.alert, s), []).append(a)
+    logs: dict[str, list[PDLogEntry]] = {}
+    for e in g.pagerduty.log_entries:
+        if e.incident_id:
+            logs.setdefault(e.incident_id, []).append(e)
+    out = []
+    for (name, service), alerts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        t = Thresholds.of(ctx, check.id, service)
+        history, hsources, hwindow = check._history(ctx, name, service)
+        wanted = {p.pagerduty_service for a in alerts for p in a.paths if p.pagerduty_service}
+        pat = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+        incidents = [i for i in g.pagerduty.incidents if (not wanted or i.service_id in wanted) and pat.search(i.title)]
+        noise = measure(history, hwindow, incidents, logs, ctx.now, t)
+        reasons = noise.reasons(t)
+        if reasons:
+            out.append(check._finding(ctx, name, service, alerts, t, noise, reasons, hsources, "pagerduty"))
+    return out
+
+
+def test_indexed_check_finds_what_a_scan_of_every_incident_finds() -> None:
+    """The incident index (alert names only, the widest window's pages), the thresholds shared per
+    settings and the alerts skipped for want of history and incidents change no finding: per-service
+    windows narrower and wider than the default, offsets other than UTC, low urgency, titles naming an
+    alert twice or a longer name, a name that is no single token."""
+    rnd = random.Random(8)
+    services = ["web", "api", "db"]
+    names = ["WebDown", "WebDownRegional", "ApiSlow", "Db.Lag", "DiskFull", "Quiet"]
+    rules = []
+    for svc in services:
+        for n in names:
+            r = _rule(n)
+            r.expr = r.expr.replace(".", "_")
+            r.labels["service"] = svc
+            rules.append(r)
+    history = []
+    for svc in services:
+        for n in names[:3]:
+            starts = [NOW - timedelta(days=rnd.uniform(0, 40)) for _ in range(rnd.randint(0, 12))]
+            h = _history(n, sorted(_episodes(starts, rnd.choice([3, 10, 40]))))
+            h.labels["service"] = svc
+            history.append(h)
+    incs, logs = [], []
+    for k in range(1500):
+        n = rnd.choice(names[:-1])
+        title = f"[FIRING:1] {n} {rnd.choice(services)}" + (f" again {n}" if k % 7 == 0 else "")
+        tz = timezone(timedelta(hours=rnd.choice([0, 2, -5, 9])))
+        created = (NOW - timedelta(days=rnd.uniform(-1, 70))).astimezone(tz)
+        end = created + timedelta(minutes=rnd.choice([2, 4, 5, 6, 60]))
+        iid = f"Q{k}"
+        incs.append(
+            PDIncident(
+                id=iid,
+                title=title,
+                status="resolved",
+                urgency=rnd.choice(["high", "high", "low"]),
+                service_id=rnd.choice(["PWEB", "PAPI"]),
+                created_at=created,
+                resolved_at=end,
+                acknowledged_at=created + timedelta(minutes=1) if rnd.random() < 0.2 else None,
+            )
+        )
+        logs.append(
+            PDLogEntry(
+                id=f"r{iid}",
+                type=rnd.choice(["resolve_log_entry", "trigger_log_entry"]),
+                created_at=end,
+                incident_id=iid,
+                agent_type=rnd.choice(["user_reference", "service_reference"]),
+            )
+        )
+    snap = Snapshot(
+        taken_at=NOW,
+        now=NOW,
+        sources=[
+            SourceResult(
+                status=_status("catalog", "catalog"),
+                facts=CatalogFacts(
+                    services=[Service(name=s, team=f"{s}-team", alert_selectors=[{"service": s}]) for s in services]
+                ),
+            ),
+            SourceResult(status=_status("prom", "prometheus"), facts=PrometheusFacts(rules=rules)),
+            SourceResult(status=_status("signals", "prometheus_signals"), facts=SignalsFacts(alert_history=history)),
+            SourceResult(
+                status=_status("pagerduty", "pagerduty"), facts=PagerDutyFacts(incidents=incs, log_entries=logs)
+            ),
+        ],
+    )
+    for overrides in (
+        [],
+        [
+            Override(team="api-team", checks={"OWN008": CheckSettings(params={"window": "7d", "min_pages": 2})}),
+            Override(service="db", checks={"OWN008": CheckSettings(params={"window": "60d"})}),
+        ],
+    ):
+        pack = merge_packs(load_pack(), RulePack(apiVersion="ownership-agent/v1", kind="RulePack", overrides=overrides))
+        ctx = CheckContext(graph=OwnershipGraph.build(snap), now=NOW, pack=pack)
+        got = [f.model_dump() for f in NoisyAlert().run(ctx)]
+        want = [f.model_dump() for f in _reference_findings(ctx)]
+        assert len(want) >= 5
+        assert got == want

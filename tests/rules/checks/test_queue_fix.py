@@ -133,3 +133,59 @@ def test_fix_escapes_label_values_and_names_the_alert(tmp_path: Path) -> None:
 
 def _m(name: str, op: str, value: str) -> Matcher:
     return Matcher(name=name, op=op, value=value)  # type: ignore[arg-type]
+
+
+def test_rule_index_finds_what_reading_every_rule_finds() -> None:
+    """RuleIndex parses only the rules whose text names a metric a queue reads (and those with a
+    `__name__` matcher or an escape): the same watchers as matching every selector of every rule."""
+    from rules.checks.own009_queue_unwatched import RuleIndex, agrees
+
+    recording = [
+        ("lag:sum", 'sum by (topic) (kafka_consumergroup_lag{job="kafka"})'),
+        ("lag:sum:max", "max by (topic) (lag:sum)"),
+        ("other:rate", "rate(http_requests_total[5m])"),
+        ("lag:named", '{__name__="kafka_consumergroup_lag", topic="a"}'),
+    ]
+    alerting = [
+        ("A", 'kafka_consumergroup_lag{topic="a"} > 10'),
+        ("B", 'kafka_consumergroup_lag{topic="b", consumergroup=~"w.*"} > 10'),
+        ("C", 'lag:sum:max{topic!="b"} > 1'),
+        ("D", 'absent(kafka_consumergroup_lag{topic="a"})'),
+        ("E", '{__name__="kafka_consumergroup_lag"} > 5'),
+        ("F", 'lag:named > 1 and on() up{job="x"} == 1'),
+        ("G", 'sqs_age{queue_name="q\\u0031"} > 1'),
+        ("H", "http_requests_total > 1"),
+        ("I", 'kafka_consumergroup_lag{topic="b", job="other"} > 10'),
+    ]
+
+    def reference(q: QueueLag) -> list[str]:
+        names, todo = {q.metric}, [q.metric]
+        while todo:
+            n = todo.pop()
+            for rec, expr in recording:
+                for m, ms in selectors(expr):
+                    if m == n and rec not in names and agrees(ms, q.labels):
+                        names.add(rec)
+                        todo.append(rec)
+        hits = []
+        for alert, expr in alerting:
+            if any(m in names and agrees(ms, q.labels) for m, ms in selectors(expr)):
+                hits.append(alert)
+        return hits
+
+    queues = [
+        QueueLag(queue=t, kind="kafka", value=1, labels=labels, metric="kafka_consumergroup_lag", query_name="q")
+        for t, labels in (
+            ("a", {"topic": "a"}),
+            ("b", {"topic": "b", "consumergroup": "worker"}),
+            ("b2", {"topic": "b", "consumergroup": "x"}),
+            ("c", {"consumergroup": "w1"}),
+        )
+    ]
+    queues.append(
+        QueueLag(queue="q1", kind="sqs", value=1, labels={"queue_name": "q1"}, metric="sqs_age", query_name="q")
+    )
+    index = RuleIndex(recording, alerting)
+    got = [index.watched_by(q) for q in queues]
+    assert got == [reference(q) for q in queues]
+    assert got[0] == ["A", "C", "E", "F"] and got[1] == ["B", "E", "I"]  # derived, named, matched
