@@ -33,6 +33,7 @@ ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pager
 PAGING_SEVERITIES = ("critical", "error")
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
 _M = TypeVar("_M", bound=BaseModel)
+_NO_CONDITION: dict[str, str] = {}  # never changed: paths take copies of their condition
 
 
 class PersonRef(BaseModel):
@@ -151,7 +152,7 @@ class PagingResolver:
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
         self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
-        self._protos: dict[tuple, tuple[tuple[PagingPath, int | None], ...]] = {}
+        self._protos: dict[tuple, tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]] = {}
         self._by_route: dict[tuple, list[tuple[PagingPath, int | None]]] = {}
         self._history: dict[str, list[AlertHistory]] | None = None
         self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
@@ -248,9 +249,12 @@ class PagingResolver:
             live = self.live_values(sr) if labels.open else {}
             for am_name, tree in self.trees.items():
                 seen: dict[tuple, PagingPath] = {}
-                for ls, cond in self.label_sets(labels, am_name, live):
-                    for proto, minutes in self._paths_of(am_name, tree, ls, at):
-                        key = (proto.route_path, proto.receiver, proto.pagerduty_service, proto.outcome)
+                if labels.open and not self.tested[am_name].keys().isdisjoint(labels.open):
+                    sets = self.label_sets(labels, am_name, live)
+                else:  # what `label_sets` gives, without copying the labels: they are only read
+                    sets = [(labels.fixed, _NO_CONDITION)]
+                for ls, cond in sets:
+                    for proto, minutes, key in self._paths_of(am_name, tree, ls, at):
                         if key in seen:
                             _merge_condition(seen[key].condition, cond)
                             continue
@@ -291,9 +295,9 @@ class PagingResolver:
 
     def _paths_of(
         self, am: str, tree: CompiledTree, ls: dict[str, str], at: datetime
-    ) -> tuple[tuple[PagingPath, int | None], ...]:
+    ) -> tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]:
         """The paths of every route a label set ends on, each with the minutes until the level it pages
-        is notified (for the rule's time to page), shared by every label set that agrees on what decides
+        is notified (for the rule's time to page) and the key that merges paths of an alert, shared by every label set that agrees on what decides
         them: the routes (the tree's `route_key`), the labels the receivers' severity templates read, and
         the instant. Never change the shared paths: copy them (`_own_copy`).
 
@@ -305,7 +309,11 @@ class PagingResolver:
         hit = self._protos.get(key)
         if hit is None:
             # the key is the tree's own cache key: its result cache would only be looked up twice
-            hit = tuple(p for m in tree.match_uncached(ls) for p in self._route_paths(am, m, ls, sev, at))
+            hit = tuple(
+                (p, minutes, (p.route_path, p.receiver, p.pagerduty_service, p.outcome))
+                for m in tree.match_uncached(ls)
+                for p, minutes in self._route_paths(am, m, ls, sev, at)
+            )
             if len(self._protos) >= 200_000:
                 self._protos.clear()
             self._protos[key] = hit
