@@ -113,16 +113,34 @@ class OwnershipGraph:
     def services_of_labels(self, labels: dict[str, str]) -> list[str]:
         """Services whose alert selectors the labels satisfy (an alert may match none)."""
         key = ("selector_index", self._services_key())
-        index = self._memo.get(key)
-        if index is None:
+        got = self._memo.get(key)
+        if got is None:
             # one (label, value) pair of every non-empty selector -> (catalog position, service, selector)
-            index = {}
+            index: dict[tuple[str, str], list[tuple[int, str, dict[str, str]]]] = {}
+            selector_names: set[str] = set()
             for pos, s in enumerate(self.catalog.services):
                 for sel in s.alert_selectors:
                     if sel:
                         k = min(sel)
                         index.setdefault((k, sel[k]), []).append((pos, s.name, sel))
-            self._memo[key] = index
+                        selector_names.update(sel)
+            # the answer reads only the labels some selector names: alerts agreeing on those share it
+            answers: dict[tuple[str | None, ...], list[str]] = {}
+            got = self._memo[key] = (index, tuple(sorted(selector_names)), answers)
+        index, names, answers = got
+        akey = tuple(map(labels.get, names))
+        hit = answers.get(akey)
+        if hit is None:
+            hit = answers[akey] = self._services_of_labels(index, labels)
+            if len(answers) > 100_000:
+                answers.clear()
+                answers[akey] = hit
+        return list(hit)
+
+    @staticmethod
+    def _services_of_labels(
+        index: dict[tuple[str, str], list[tuple[int, str, dict[str, str]]]], labels: dict[str, str]
+    ) -> list[str]:
         hits: dict[int, str] = {}
         for kv in labels.items():
             for pos, name, sel in index.get(kv, ()):

@@ -246,6 +246,10 @@ class OnCallIndex:
                 self.windows[sid].append(w)
         for ws in self.windows.values():
             ws.sort(key=lambda w: (w.start_time, w.id))
+        # derived once, on first use: each entry's span; each policy's escalation at an instant (the paging
+        # answer of every PagerDuty service of a policy, at every severity, reads the same one)
+        self._spans: dict[tuple[str, int], list[tuple[datetime, datetime, str]]] = {}
+        self._escalations: dict[tuple[str, datetime], EscalationAnswer | None] = {}
 
     # ---- lookups
 
@@ -267,16 +271,23 @@ class OnCallIndex:
         known |= {lvl for (pid, lvl) in self.entries if pid == policy_id}
         return sorted(known)
 
+    def _entry_spans(self, policy_id: str, level: int) -> list[tuple[datetime, datetime, str]]:
+        """(start, end, user id) of the level's entries, in `entries` order."""
+        key = (policy_id, level)
+        got = self._spans.get(key)
+        if got is None:
+            got = self._spans[key] = [(*_span(e), e.user_id) for e in self.entries.get(key, [])]
+        return got
+
     # ---- who holds a level
 
     def holders(self, policy_id: str, level: int, at: datetime) -> list[str]:
         """User ids holding the level at `at` (sorted)."""
         at = _aware(at)
         users = set(self._direct_users(policy_id, level))
-        for e in self.entries.get((policy_id, level), []):
-            s, end = _span(e)
+        for s, end, user in self._entry_spans(policy_id, level):
             if s <= at < end:
-                users.add(e.user_id)
+                users.add(user)
         return sorted(users)
 
     def holders_over(self, policy_id: str, level: int, since: datetime, until: datetime) -> list[Shift]:
@@ -285,11 +296,10 @@ class OnCallIndex:
         per_user: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
         for u in self._direct_users(policy_id, level):
             per_user[u].append((since, until))
-        for e in self.entries.get((policy_id, level), []):
-            s, end = _span(e)
+        for s, end, user in self._entry_spans(policy_id, level):
             s, end = max(s, since), min(end, until)
             if s < end:
-                per_user[e.user_id].append((s, end))
+                per_user[user].append((s, end))
         shifts = [Shift(u, s, e) for u, spans in per_user.items() for s, e in _merge(spans)]
         return sorted(shifts, key=lambda sh: (sh.start, sh.user_id))
 
@@ -299,8 +309,7 @@ class OnCallIndex:
         None when the entries show no such change."""
         at = _aware(at)
         always = set(self._direct_users(policy_id, level))
-        entries = self.entries.get((policy_id, level), [])
-        spans = [(e.user_id, *_span(e)) for e in entries]
+        spans = [(user, s, e) for s, e, user in self._entry_spans(policy_id, level)]
         for user, s, _ in sorted(spans, key=lambda x: (x[1], x[0])):
             if s <= at or user in always:
                 continue
@@ -341,6 +350,18 @@ class OnCallIndex:
     def escalation(self, policy_id: str, at: datetime) -> EscalationAnswer | None:
         """The policy's levels and loop: level n is notified after levels 1..n-1's delays, then again
         every `cycle_minutes` (the sum of all delays) for `num_loops` more passes."""
+        key = (policy_id, at)
+        try:
+            return self._escalations[key]
+        except KeyError:
+            pass
+        got = self._escalation(policy_id, at)
+        if len(self._escalations) >= 100_000:
+            self._escalations.clear()
+        self._escalations[key] = got
+        return got
+
+    def _escalation(self, policy_id: str, at: datetime) -> EscalationAnswer | None:
         p = self.policies.get(policy_id)
         if p is None:
             return None

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +32,8 @@ _WORDS = re.compile(r"\w+")  # the words of a title
 ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pagerduty_configs sets none
 PAGING_SEVERITIES = ("critical", "error")
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
+_M = TypeVar("_M", bound=BaseModel)
+_NO_CONDITION: dict[str, str] = {}  # never changed: paths take copies of their condition
 
 
 class PersonRef(BaseModel):
@@ -150,7 +152,12 @@ class PagingResolver:
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
         self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
+        self._protos: dict[tuple, tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]] = {}
+        self._by_route: dict[tuple, list[tuple[PagingPath, int | None]]] = {}
+        self._history: dict[str, list[AlertHistory]] | None = None
         self.trees = {name: CompiledTree(am) for name, am in graph.alertmanagers.items()}
+        # the labels `_severity_sent` reads from an alert: the simple templates of pagerduty_configs' severity
+        self.severity_labels = {name: _severity_template_labels(am) for name, am in graph.alertmanagers.items()}
         self.intervals = {name: intervals_by_name(am) for name, am in graph.alertmanagers.items()}
         self.receivers = {name: {r.name: r for r in am.receivers} for name, am in graph.alertmanagers.items()}
         self.tested = {name: _tested_values(am.route) for name, am in graph.alertmanagers.items()}
@@ -242,39 +249,91 @@ class PagingResolver:
             live = self.live_values(sr) if labels.open else {}
             for am_name, tree in self.trees.items():
                 seen: dict[tuple, PagingPath] = {}
-                for ls, cond in self.label_sets(labels, am_name, live):
-                    for m in tree.match(ls):
-                        for path in self._paths(am_name, m, ls, rule.for_s, at):
-                            key = (path.route_path, path.receiver, path.pagerduty_service, path.outcome)
-                            if key in seen:
-                                _merge_condition(seen[key].condition, cond)
-                                continue
-                            path.condition = dict(cond)
-                            seen[key] = path
-                            paths.append(path)
-        severity = labels.fixed.get("severity")
-        return AlertPaging(
-            alert=rule.name,
-            prometheus=sr.source,
-            file=rule.location.file,
-            line=rule.location.line,
-            severity=severity,
-            for_s=rule.for_s,
-            labels=labels.fixed,
-            open_labels=sorted(labels.open),
-            services=self.g.services_of_labels(labels.fixed),
-            runbook=rule.annotations.get("runbook_url") or rule.annotations.get("runbook"),
-            slo=self.slo_by_alert.get(rule.name),
-            paths=paths,
-            pages=any(p.outcome == "pages" for p in paths),
-            notifies_only=bool(paths)
-            and not any(p.outcome == "pages" for p in paths)
-            and any(p.outcome == "notifies" for p in paths),
-            fired_30d=self._fired(rule.name, labels.fixed, at),
-            paged_30d=self._paged(rule.name, [p.pagerduty_service for p in paths if p.pagerduty_service], at),
-        )
+                if labels.open and not self.tested[am_name].keys().isdisjoint(labels.open):
+                    sets = self.label_sets(labels, am_name, live)
+                else:  # what `label_sets` gives, without copying the labels: they are only read
+                    sets = [(labels.fixed, _NO_CONDITION)]
+                for ls, cond in sets:
+                    for proto, minutes, key in self._paths_of(am_name, tree, ls, at):
+                        if key in seen:
+                            _merge_condition(seen[key].condition, cond)
+                            continue
+                        path = _own_copy(
+                            proto,
+                            cond,
+                            None if minutes is None else time_to_page(rule.for_s, proto.group_wait_s, minutes),
+                        )
+                        seen[key] = path
+                        paths.append(path)
+        name = rule.name
+        fixed = labels.fixed
+        pages = notifies = False
+        for p in paths:
+            if p.outcome == "pages":
+                pages = True
+            elif p.outcome == "notifies":
+                notifies = True
+        values = {
+            "alert": name,
+            "prometheus": sr.source,
+            "file": rule.location.file,
+            "line": rule.location.line,
+            "severity": fixed.get("severity"),
+            "for_s": rule.for_s,
+            "labels": dict(fixed),
+            "open_labels": sorted(labels.open),
+            "services": self.g.services_of_labels(fixed),
+            "runbook": rule.annotations.get("runbook_url") or rule.annotations.get("runbook"),
+            "slo": self.slo_by_alert.get(name),
+            "paths": paths,
+            "pages": pages,
+            "notifies_only": notifies and not pages,
+            "fired_30d": self._fired(name, fixed, at),
+            "paged_30d": self._paged(name, [p.pagerduty_service for p in paths if p.pagerduty_service], at),
+        }
+        return _alert_paging(values)
 
-    def _paths(self, am: str, m: RouteMatch, ls: dict[str, str], for_s: float, at: datetime) -> list[PagingPath]:
+    def _paths_of(
+        self, am: str, tree: CompiledTree, ls: dict[str, str], at: datetime
+    ) -> tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]:
+        """The paths of every route a label set ends on, each with the minutes until the level it pages
+        is notified (for the rule's time to page) and the key that merges paths of an alert, shared by every label set that agrees on what decides
+        them: the routes (the tree's `route_key`), the labels the receivers' severity templates read, and
+        the instant. Never change the shared paths: copy them (`_own_copy`).
+
+        On the large benchmark organisation 50,000 alerts need about 14,000 distinct keys (service, team,
+        severity...), which end on about 2,000 distinct routes: each route's paths are built once
+        (`_route_paths`), each key's list once from them."""
+        sev = tuple(map(ls.get, self.severity_labels[am]))
+        key = (am, tree.route_key(ls), sev, at)
+        hit = self._protos.get(key)
+        if hit is None:
+            # the key is the tree's own cache key: its result cache would only be looked up twice
+            hit = tuple(
+                (p, minutes, (p.route_path, p.receiver, p.pagerduty_service, p.outcome))
+                for m in tree.match_uncached(ls)
+                for p, minutes in self._route_paths(am, m, ls, sev, at)
+            )
+            if len(self._protos) >= 200_000:
+                self._protos.clear()
+            self._protos[key] = hit
+        return hit
+
+    def _route_paths(
+        self, am: str, m: RouteMatch, ls: dict[str, str], sev: tuple[str | None, ...], at: datetime
+    ) -> list[tuple[PagingPath, int | None]]:
+        """`_paths` of one route, shared by the label sets whose severity-template labels (`sev`) agree."""
+        key = (am, id(m), sev, at)  # a RouteMatch lives as long as its compiled tree (the resolver's)
+        hit = self._by_route.get(key)
+        if hit is None:
+            hit = self._paths(am, m, ls, at)
+            if len(self._by_route) >= 100_000:
+                self._by_route.clear()
+            self._by_route[key] = hit
+        return hit
+
+    def _paths(self, am: str, m: RouteMatch, ls: dict[str, str], at: datetime) -> list[tuple[PagingPath, int | None]]:
+        """The paths of one route (time to page left unset), each with its level's minutes until notified."""
         recv = self.receivers[am].get(m.receiver)
         intervals = self.intervals[am]
         muted = muted_at(m, at, intervals) or not route_active_at(m, at, intervals)
@@ -287,21 +346,24 @@ class PagingResolver:
             group_wait_s=m.group_wait_s,
         )
         if recv is None or recv.notifies_nobody:
-            return [PagingPath(**base, outcome="nobody", reason="receiver notifies nobody")]
-        out = []
+            return [(PagingPath(**base, outcome="nobody", reason="receiver notifies nobody"), None)]
+        out: list[tuple[PagingPath, int | None]] = []
         if recv.integrations:
             out.append(
-                PagingPath(
-                    **base,
-                    integrations=sorted(set(recv.integrations)),
-                    outcome="nobody" if muted else "notifies",
-                    reason="route muted at this instant"
-                    if muted
-                    else f"{', '.join(sorted(set(recv.integrations)))} only",
+                (
+                    PagingPath(
+                        **base,
+                        integrations=sorted(set(recv.integrations)),
+                        outcome="nobody" if muted else "notifies",
+                        reason="route muted at this instant"
+                        if muted
+                        else f"{', '.join(sorted(set(recv.integrations)))} only",
+                    ),
+                    None,
                 )
             )
         for target in recv.pagerduty:
-            out.append(self._pagerduty_path(base, recv, target.key_fingerprint, target.severity, ls, for_s, at, muted))
+            out.append(self._pagerduty_path(base, recv, target.key_fingerprint, target.severity, ls, at, muted))
         return out
 
     def _pagerduty_path(
@@ -311,37 +373,35 @@ class PagingResolver:
         fp: str | None,
         severity_tpl: str | None,
         ls: dict[str, str],
-        for_s: float,
         at: datetime,
         muted: bool,
-    ) -> PagingPath:
+    ) -> tuple[PagingPath, int | None]:
         severity = _severity_sent(severity_tpl, ls)
         if fp is None:
-            return PagingPath(
+            path = PagingPath(
                 **base,
                 integrations=["pagerduty"],
                 severity_sent=severity,
                 outcome="unknown",
                 reason="routing key unknown (only <secret> or an unreadable key file)",
             )
+            return path, None
         svc: PDService | None = self.oncall.service_for_key(fp)
         if svc is None:
-            return PagingPath(
+            path = PagingPath(
                 **base,
                 integrations=["pagerduty"],
                 severity_sent=severity,
                 outcome="nobody",
                 reason="routing key matches no PagerDuty service integration",
             )
+            return path, None
         ans, people_now, levels = self._service_answer(svc, at, severity)
         outcome: Outcome = ans.outcome
         reason = ans.reason
         if muted and outcome in ("pages", "notifies"):
             outcome, reason = "nobody", "route muted at this instant"
-        ttp = None
-        if ans.minutes_until_level is not None:
-            ttp = time_to_page(for_s, base["group_wait_s"], ans.minutes_until_level)
-        return PagingPath(
+        path = PagingPath(
             **base,
             integrations=["pagerduty"],
             pagerduty_service=svc.id,
@@ -354,8 +414,9 @@ class PagingResolver:
             level=ans.level,
             people_now=list(people_now),
             levels=list(levels),
-            time_to_page_s=ttp,
+            time_to_page_s=None,  # the rule's: set per alert from `for` (see `resolve`)
         )
+        return path, ans.minutes_until_level
 
     def _service_answer(
         self, svc: PDService, at: datetime, severity: str | None
@@ -390,9 +451,14 @@ class PagingResolver:
     def _fired(self, alertname: str, fixed: dict[str, str], at: datetime) -> int | None:
         if not self.g.signals:
             return None
+        if self._history is None:
+            self._history = self.g.memo("history_by_alertname", self._history_by_alertname)
+        mine = self._history.get(alertname)
+        if not mine:
+            return 0
         since = at - timedelta(days=30)
         n = 0
-        for h in self.g.memo("history_by_alertname", self._history_by_alertname).get(alertname, ()):
+        for h in mine:
             if any(h.labels.get(k) not in (None, v) for k, v in fixed.items() if k != "alertname"):
                 continue
             n += sum(1 for start, _ in h.episodes if since <= start <= at) if h.episodes else h.fires
@@ -430,13 +496,20 @@ class PagingResolver:
         if hit is not None:
             return hit
         since = at - timedelta(days=30)
+        # titles repeat (one per alert and service): split each distinct (service, title) once, then
+        # count its words as often as it occurs (200,000 incidents, 5,000 distinct pairs on L)
+        pairs: Counter[tuple[str, str]] = Counter(
+            (i.service_id, i.title)
+            for i in self.g.pagerduty.incidents
+            if since <= i.created_at <= at and i.urgency == "high"
+        )
         out: dict[str, Counter[str]] = {}
-        for i in self.g.pagerduty.incidents:
-            if since <= i.created_at <= at and i.urgency == "high":
-                c = out.get(i.service_id)
-                if c is None:
-                    c = out[i.service_id] = Counter()
-                c.update(set(_WORDS.findall(i.title)))
+        for (service_id, title), times in pairs.items():
+            c = out.get(service_id)
+            if c is None:
+                c = out[service_id] = Counter()
+            for w in set(_WORDS.findall(title)):
+                c[w] += times
         if len(self._words_at) > 8:
             self._words_at.clear()
         self._words_at[at] = out
@@ -567,6 +640,63 @@ class PagingResolver:
         )
 
 
+# Building the answer models without validating them: `resolve` makes 50,000 AlertPaging and 72,000
+# PagingPath on the large benchmark organisation, and validation (8 and 6 us each) was a third of it.
+# Only values already of the fields' exact types (what validation would store) take the fast path;
+# anything else is validated as before (tests/rules/test_paging.py checks both give the same models).
+
+_set = object.__setattr__
+_ALERT_FIELDS = tuple(AlertPaging.model_fields)
+_STR_OR_NONE = frozenset((str, type(None)))
+_INT_OR_NONE = frozenset((int, type(None)))
+
+
+def _unvalidated(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
+    """A model holding `values` as they are, as pydantic's own `model_copy` builds one (no validation)."""
+    m = cls.__new__(cls)
+    _set(m, "__dict__", values)
+    _set(m, "__pydantic_fields_set__", fields_set)
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+def _alert_paging(values: dict[str, Any]) -> AlertPaging:
+    """AlertPaging(**values): `values` has every field, in order; the computed ones have their types."""
+    v = values
+    exact = (  # the values that come from facts: of the exact types validation would store
+        type(v["alert"]) is str
+        and type(v["prometheus"]) is str
+        and type(v["file"]) in _STR_OR_NONE
+        and type(v["line"]) in _INT_OR_NONE
+        and type(v["severity"]) in _STR_OR_NONE
+        and type(v["for_s"]) is float
+        and type(v["runbook"]) in _STR_OR_NONE
+        and type(v["slo"]) in _STR_OR_NONE
+        and type(v["fired_30d"]) in _INT_OR_NONE
+        and type(v["paged_30d"]) in _INT_OR_NONE
+        and all(type(x) is str for x in v["labels"].values())
+    )
+    if not exact:
+        return AlertPaging(**values)
+    return _unvalidated(AlertPaging, values, set(_ALERT_FIELDS))
+
+
+def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | None) -> PagingPath:
+    """A path of one alert from a shared one (`_paths_of`): its own condition, time to page and lists
+    (the PersonRef/LevelRef models in them stay shared, read-only, as `_service_answer`'s always were);
+    the fields set are those of the path built for the alert and its condition assigned."""
+    values = proto.__dict__.copy()
+    values["condition"] = dict(cond)
+    values["time_to_page_s"] = time_to_page_s
+    values["integrations"] = list(proto.integrations)
+    values["people_now"] = list(proto.people_now)
+    values["levels"] = list(proto.levels)
+    fields_set = set(proto.model_fields_set)
+    fields_set.add("condition")
+    return _unvalidated(PagingPath, values, fields_set)
+
+
 def _merge_condition(into: dict[str, str], cond: dict[str, str]) -> None:
     """Two label assignments with the same outcome: list the alternatives (`b|c`)."""
     for k, v in cond.items():
@@ -628,6 +758,19 @@ def _satisfies(value: str, constraints: Iterable[Matcher]) -> bool:
 _TEMPLATE_LABEL = re.compile(r"\{\{\s*\.(?:CommonLabels|GroupLabels|Labels)\.(\w+)\s*(\|\s*toLower\s*)?\}\}")
 
 
+def _severity_template_labels(am: AlertmanagerFacts) -> tuple[str, ...]:
+    """The alert labels `_severity_sent` can read for this Alertmanager's PagerDuty targets."""
+    names: set[str] = set()
+    for recv in am.receivers:
+        for target in recv.pagerduty:
+            tpl = target.severity
+            if tpl and "{{" in tpl:
+                m = _TEMPLATE_LABEL.fullmatch(tpl.strip())
+                if m:
+                    names.add(m.group(1))
+    return tuple(sorted(names))
+
+
 def _severity_sent(template: str | None, labels: dict[str, str]) -> str | None:
     """The severity Alertmanager sends: the config's value, its simple templates filled in, default `error`."""
     if template is None or template == "":
@@ -639,4 +782,3 @@ def _severity_sent(template: str | None, labels: dict[str, str]) -> str | None:
         v = labels.get(m.group(1), "")
         return v.lower() if m.group(2) else v or ALERTMANAGER_DEFAULT_SEVERITY
     return None  # a template we do not evaluate: unknown
-

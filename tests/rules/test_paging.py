@@ -35,7 +35,7 @@ from collectors.facts import (
     SourceStatus,
 )
 from rules.graph import OwnershipGraph
-from rules.paging import PagingResolver
+from rules.paging import AlertPaging, PagingPath, PagingResolver, _alert_paging
 
 ORG = demo.org_dir()
 
@@ -220,3 +220,54 @@ def test_pinned_label_takes_one_path() -> None:
     a = PagingResolver(g).resolve(g.alert_rules()[0], g.snapshot.now)
     assert [(p.receiver, p.outcome) for p in a.paths] == [("default", "notifies")]
     assert a.notifies_only and not a.pages
+
+
+def test_shared_work_gives_the_answers_of_a_fresh_resolver(demo_graph) -> None:
+    """Paths are built once per route key and copied per alert; answers are built without validation:
+    every alert's answer must be what a resolver that never saw another alert gives, and validation
+    of it must change nothing."""
+    g, now = demo_graph
+    rules = g.alert_rules()
+    shared = PagingResolver(g)
+    answers = [shared.resolve(sr, now) for sr in rules]
+    again = PagingResolver(g)
+    backwards = [again.resolve(sr, now) for sr in reversed(rules)][::-1]
+    for sr, a, b in zip(rules, answers, backwards, strict=True):
+        fresh = PagingResolver(g).resolve(sr, now)
+        assert a.model_dump_json() == b.model_dump_json() == fresh.model_dump_json()
+        assert a == fresh
+        assert AlertPaging(**a.model_dump()).model_dump_json() == a.model_dump_json()
+        for p in a.paths:
+            assert PagingPath(**p.model_dump()).model_dump_json() == p.model_dump_json()
+    # no answer shares a path, a condition or a list with another one
+    paths = [p for a in answers for p in a.paths]
+    assert len({id(p) for p in paths}) == len(paths)
+    assert len({id(p.condition) for p in paths}) == len(paths)
+    assert len({id(p.people_now) for p in paths}) == len(paths)
+    assert sum(a.pages for a in answers) > 0
+
+
+def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:
+    values = dict(
+        alert="A",
+        prometheus="prom",
+        file=None,
+        line=3,
+        severity="critical",
+        for_s=60.0,
+        labels={"alertname": "A"},
+        open_labels=[],
+        services=["s"],
+        runbook=None,
+        slo=None,
+        paths=[],
+        pages=False,
+        notifies_only=False,
+        fired_30d=None,
+        paged_30d=0,
+    )
+    fast = _alert_paging(dict(values))
+    assert fast == AlertPaging(**values) and fast.model_dump_json() == AlertPaging(**values).model_dump_json()
+    converted = _alert_paging({**values, "for_s": 60})  # an int: validation makes it 60.0
+    assert converted.for_s == 60.0 and isinstance(converted.for_s, float)
+    assert '"for_s":60.0' in converted.model_dump_json()

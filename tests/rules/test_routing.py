@@ -411,3 +411,57 @@ def test_routes_know_their_file_and_line(at_config: Path) -> None:
     tree = CompiledTree(load_alertmanager_config(at_config))
     lines = {r.path: r.line for r in tree.walk_routes()}
     assert lines == {(): 1, (0,): 5, (0, 0): 10, (1,): 12}  # 1-based: `route:`, then each `- matchers`
+
+
+def test_route_key_shares_walks_only_between_label_sets_that_end_alike() -> None:
+    """`match_many` keys its cache on what the walk reads (values compared by equality, outcomes of the
+    other regexes), not on raw values: compare it with a walk per label set and with the reference."""
+    team_routes = [
+        Route(
+            matchers=[m(f"team=t{i}")],
+            receiver=f"team-{i}",
+            routes=[
+                Route(matchers=[m("alertname=~Svc.*Custom1")], receiver=f"custom-{i}"),
+                Route(matchers=[m("service=~s1|s2"), m("env!=staging")], receiver=f"s12-{i}", continue_=True),
+                Route(matchers=[m("service!~s[0-9]+x")], receiver=f"plain-{i}"),
+                Route(matchers=[m("severity=critical")], receiver=f"crit-{i}"),
+            ],
+        )
+        for i in range(6)
+    ]
+    facts = AlertmanagerFacts(
+        route=Route(
+            receiver="root",
+            routes=[
+                Route(matchers=[m("alertname=~Watch.*|Dead.*")], receiver="heartbeat"),
+                *team_routes,
+                Route(matchers=[m("team=~t9|t1")], receiver="late"),
+                Route(matchers=[m("env=")], receiver="no-env"),
+            ],
+        )
+    )
+    rnd = random.Random(11)
+    names = ["SvcAPICustom1", "SvcDbCustom1", "SvcX", "Watchdog", "DeadMan", "Other", "svcCustom1", ""]
+    label_sets: list[dict[str, str]] = []
+    for _ in range(3000):
+        ls = {
+            "alertname": rnd.choice(names) + rnd.choice(["", "", "Custom1", "2"]),
+            "team": rnd.choice(["t0", "t1", "t5", "t9", "tx", ""]),
+            "service": rnd.choice(["s1", "s2", "s3", "s33x", "s1x", "", "zz"]),
+            "env": rnd.choice(["prod", "staging", ""]),
+            "severity": rnd.choice(["critical", "warning"]),
+        }
+        for k in list(ls):
+            if rnd.random() < 0.15:
+                del ls[k]  # missing: the same as "" for the walk
+        label_sets.append(ls)
+    tree = CompiledTree(facts)
+    shared = tree.match_many(label_sets)
+    uncached = CompiledTree(facts, cache_size=0)
+    for ls, got in zip(label_sets, shared, strict=True):
+        assert got == uncached.match_uncached(ls)
+        assert [g.path for g in got] == reference_match(facts.route, ls)
+    assert len({tree.route_key(ls) for ls in label_sets}) < len({tuple(sorted(ls.items())) for ls in label_sets})
+    assert tree.route_key({"alertname": "SvcAPICustom1"}) == tree.route_key({"alertname": "SvcDbCustom1"})
+    assert tree.route_key({"alertname": "SvcX"}) != tree.route_key({"alertname": "SvcXCustom1"})
+    assert tree.route_key({"env": ""}) == tree.route_key({})
