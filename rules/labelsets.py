@@ -268,16 +268,39 @@ def _is_vector(n: Any) -> bool:
 # --------------------------------------------------------------------------- relabelling
 
 
+_Step = tuple[str, "re.Pattern[str]", str, list[str], Any, str, dict[str, Any]]
+# the relabelling steps of the last config list seen (the same list, never changed in place, for every
+# alert of a snapshot):
+# reading each step's settings and compiling its regex once instead of once per alert
+_LAST_STEPS: tuple[list[dict[str, Any]], list[_Step]] | None = None
+
+
+def _steps(configs: list[dict[str, Any]]) -> list[_Step]:
+    global _LAST_STEPS
+    last = _LAST_STEPS
+    if last is not None and last[0] is configs and len(last[1]) == len(configs):
+        return last[1]
+    steps = [
+        (
+            str(cfg.get("action", "replace")).lower(),
+            re.compile(f"^(?:{cfg.get('regex', '(.*)')})$"),
+            str(cfg.get("separator", ";")),
+            list(cfg.get("source_labels") or []),
+            cfg.get("target_label"),
+            str(cfg.get("replacement", "$1")),
+            cfg,
+        )
+        for cfg in configs
+    ]
+    _LAST_STEPS = (configs, steps)
+    return steps
+
+
 def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
     """Prometheus relabelling on a concrete label set; None when the set is dropped."""
     lb = dict(labels)
-    for cfg in configs:
-        action = str(cfg.get("action", "replace")).lower()
-        regex = re.compile(f"^(?:{cfg.get('regex', '(.*)')})$")
-        sep = str(cfg.get("separator", ";"))
-        src = sep.join(lb.get(s, "") for s in cfg.get("source_labels") or [])
-        target = cfg.get("target_label")
-        repl = str(cfg.get("replacement", "$1"))
+    for action, regex, sep, sources, target, repl, cfg in _steps(configs):
+        src = sep.join(lb.get(s, "") for s in sources)
         if action == "replace":
             m = regex.match(src)
             if m and target:
