@@ -269,37 +269,82 @@ def _is_vector(n: Any) -> bool:
 
 
 _Step = tuple[str, "re.Pattern[str]", str, list[str], Any, str, dict[str, Any]]
-# the relabelling steps of the last config list seen (the same list, never changed in place, for every
-# alert of a snapshot):
-# reading each step's settings and compiling its regex once instead of once per alert
-_LAST_STEPS: tuple[list[dict[str, Any]], list[_Step]] | None = None
+_NAME_ONLY = frozenset(("labeldrop", "labelkeep"))  # actions that read label names, never values
+
+
+class _Plan:
+    """A config list's relabelling steps (settings read, regexes compiled), the labels they read, and,
+    when every step only reads label names (`labeldrop`, `labelkeep`: the large benchmark organisation's
+    `labeldrop prometheus_replica`), the names each list of names loses, remembered per list of names."""
+
+    __slots__ = ("configs", "steps", "reads", "gone_by_names")
+
+    def __init__(self, configs: list[dict[str, Any]]):
+        self.configs = configs
+        self.steps: list[_Step] = [
+            (
+                str(cfg.get("action", "replace")).lower(),
+                re.compile(f"^(?:{cfg.get('regex', '(.*)')})$"),
+                str(cfg.get("separator", ";")),
+                list(cfg.get("source_labels") or []),
+                cfg.get("target_label"),
+                str(cfg.get("replacement", "$1")),
+                cfg,
+            )
+            for cfg in configs
+        ]
+        self.reads = {s for c in configs for s in c.get("source_labels") or []}
+        name_only = all(step[0] in _NAME_ONLY for step in self.steps)
+        self.gone_by_names: dict[tuple[str, ...], tuple[str, ...]] | None = {} if name_only else None
+
+
+# the plan of the last config list seen (the same list, never changed in place, for every alert of a
+# snapshot): reading each step's settings and compiling its regex once instead of once per alert
+_LAST_PLAN: _Plan | None = None
+
+
+def _plan(configs: list[dict[str, Any]]) -> _Plan:
+    global _LAST_PLAN
+    last = _LAST_PLAN
+    if last is not None and last.configs is configs and len(last.steps) == len(configs):
+        return last
+    _LAST_PLAN = plan = _Plan(configs)
+    return plan
 
 
 def _steps(configs: list[dict[str, Any]]) -> list[_Step]:
-    global _LAST_STEPS
-    last = _LAST_STEPS
-    if last is not None and last[0] is configs and len(last[1]) == len(configs):
-        return last[1]
-    steps = [
-        (
-            str(cfg.get("action", "replace")).lower(),
-            re.compile(f"^(?:{cfg.get('regex', '(.*)')})$"),
-            str(cfg.get("separator", ";")),
-            list(cfg.get("source_labels") or []),
-            cfg.get("target_label"),
-            str(cfg.get("replacement", "$1")),
-            cfg,
-        )
-        for cfg in configs
-    ]
-    _LAST_STEPS = (configs, steps)
-    return steps
+    return _plan(configs).steps
 
 
 def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
     """Prometheus relabelling on a concrete label set; None when the set is dropped."""
+    plan = _plan(configs)
+    gone_by_names = plan.gone_by_names
+    if gone_by_names is None:
+        return _relabel(labels, plan.steps)
+    # Only names are read: which labels go depends on the names alone, so work it out once per list of
+    # names (alerts of one template share theirs) on stand-in values, then drop those from the real set.
+    # (Measured on L: 50,000 alerts with 8 labels each, 8 regex matches and two dict copies per alert.)
+    names = tuple(labels)
+    gone = gone_by_names.get(names)
+    if gone is None:
+        kept = _relabel(dict.fromkeys(names, "x"), plan.steps)
+        assert kept is not None  # name-only steps never drop the set
+        gone = tuple(k for k in names if k not in kept)
+        if len(gone_by_names) >= 100_000:
+            gone_by_names.clear()
+        gone_by_names[names] = gone
+    out = dict(labels)
+    for k in gone:
+        del out[k]
+    if "" in out.values():
+        return {k: v for k, v in out.items() if v != ""}
+    return out
+
+
+def _relabel(labels: dict[str, str], steps: list[_Step]) -> dict[str, str] | None:
     lb = dict(labels)
-    for action, regex, sep, sources, target, repl, cfg in _steps(configs):
+    for action, regex, sep, sources, target, repl, cfg in steps:
         src = sep.join(lb.get(s, "") for s in sources)
         if action == "replace":
             m = regex.match(src)
@@ -385,8 +430,7 @@ def alert_labels(
             fixed[k] = v
     dropped = False
     if alert_relabel_configs:
-        reads = {s for c in alert_relabel_configs for s in c.get("source_labels") or []}
-        if reads & open_:
+        if open_ and not _plan(alert_relabel_configs).reads.isdisjoint(open_):
             # relabelling reads a label we do not know: keep the fixed part as it is, say it is uncertain
             pass
         else:

@@ -682,6 +682,9 @@ def _alert_paging(values: dict[str, Any]) -> AlertPaging:
     return _unvalidated(AlertPaging, values, set(_ALERT_FIELDS))
 
 
+_CONDITION = frozenset(("condition",))
+
+
 def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | None) -> PagingPath:
     """A path of one alert from a shared one (`_paths_of`): its own condition, time to page and lists
     (the PersonRef/LevelRef models in them stay shared, read-only, as `_service_answer`'s always were);
@@ -692,9 +695,7 @@ def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | N
     values["integrations"] = list(proto.integrations)
     values["people_now"] = list(proto.people_now)
     values["levels"] = list(proto.levels)
-    fields_set = set(proto.model_fields_set)
-    fields_set.add("condition")
-    return _unvalidated(PagingPath, values, fields_set)
+    return _unvalidated(PagingPath, values, proto.model_fields_set | _CONDITION)
 
 
 def _merge_condition(into: dict[str, str], cond: dict[str, str]) -> None:
