@@ -14,6 +14,7 @@ from typing import Any
 import promql_parser as pp
 
 from collectors.facts import Matcher, Rule
+from rules.exprs import facts as _expr_facts  # (rules.exprs imports this module only inside functions)
 
 COMPARISONS = {"==", "!=", ">", "<", ">=", "<="}
 SET_OPS = {"and", "or", "unless"}
@@ -113,9 +114,7 @@ def _may_be_set(op: str, value: str) -> bool:
 def infer(expr: str | Any) -> LabelSet:
     """The label set of an expression's result series."""
     if isinstance(expr, str):
-        from rules.exprs import facts
-
-        known = facts(expr).labels
+        known = _expr_facts(expr).labels
         if known is not None:
             return known  # type: ignore[no-any-return]
     node = pp.parse(expr) if isinstance(expr, str) else expr
@@ -438,8 +437,8 @@ def alert_labels(
             if out is None:
                 dropped = True
             else:
-                removed = set(fixed) - set(out)
-                open_ -= {k for k in removed if k in open_}
+                if open_:
+                    open_ -= set(fixed) - set(out)  # a label relabelling removed is not there at all
                 fixed = out
     constraints = {k: v for k, v in ls.constraints.items() if k in open_}
     return AlertLabels(fixed=fixed, open=open_, constraints=constraints, any_other=ls.any_other, dropped=dropped)
