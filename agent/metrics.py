@@ -388,16 +388,22 @@ def _engineer_counts(
             }
         return users_of_policy[policy]
 
-    surface: Counter[str] = Counter()
+    # alerts counted per set of PagerDuty services they page, then each set's holders once: thousands
+    # of alerts page the same few services, and the per-alert union of holders was most of this loop
+    alerts_of: Counter[frozenset[str]] = Counter()
     for a in alerts:
-        pds = {p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown"}
+        pds = frozenset(p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown")
+        if pds:
+            alerts_of[pds] += 1
+    surface: Counter[str] = Counter()
+    for pds, n in alerts_of.items():
         users: set[str] = set()
         for pid in pds:
             svc = oncall.services.get(pid)
             if svc is not None and svc.escalation_policy_id and svc.status != "disabled":
                 users |= holders(svc.escalation_policy_id)
         for u in users:
-            surface[u] += 1
+            surface[u] += n
 
     pages: Counter[str] = Counter()
     off: Counter[str] = Counter()
