@@ -254,10 +254,6 @@ class SafeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore
                 return node
         return super().represent_data(data)
 
-
-class _Dumper(SafeDumper):
-    literal_multiline = True
-
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         """The resolver's answer for a scalar, remembered: the same keys and values recur in every fix,
         and the implicit-tag regexes were a quarter of writing them. Pure for a scalar: the safe
@@ -271,6 +267,12 @@ class _Dumper(SafeDumper):
                 _RESOLVED.clear()
             tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
         return tag
+
+
+class _Dumper(SafeDumper):
+    """`rules_yaml`'s: multi-line strings (expressions) as literal blocks."""
+
+    literal_multiline = True
 
 
 _RESOLVED: dict[tuple[Any, Any], Any] = {}
