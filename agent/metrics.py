@@ -233,10 +233,15 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
         "Alerting rules by the urgency they reach: high pages, low only notifies, none reaches nobody.",
         ("service", "team", "urgency"),
     )
+    # counted per (service, urgency) first, then bounded once per pair, not once per alert (50,000 on
+    # a large organisation): the sums are of whole numbers, the same in any grouping
+    per_service: Counter[tuple[str, str]] = Counter()
     for a in inp.alerts:
         urgency = "high" if a.pages else ("low" if a.notifies_only else "none")
         for name in a.services or [""]:
-            paging.add(1, svc_b(name), team_for(name), urgency)
+            per_service[name, urgency] += 1
+    for (name, urgency), n in per_service.items():
+        paging.add(n, svc_b(name), team_for(name), urgency)
 
     # ---- SLOs and whether a burn-rate alert pages
     slos = _Family(
@@ -388,16 +393,22 @@ def _engineer_counts(
             }
         return users_of_policy[policy]
 
-    surface: Counter[str] = Counter()
+    # alerts counted per set of PagerDuty services they page, then each set's holders once: thousands
+    # of alerts page the same few services, and the per-alert union of holders was most of this loop
+    alerts_of: Counter[frozenset[str]] = Counter()
     for a in alerts:
-        pds = {p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown"}
+        pds = frozenset(p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown")
+        if pds:
+            alerts_of[pds] += 1
+    surface: Counter[str] = Counter()
+    for pds, n in alerts_of.items():
         users: set[str] = set()
         for pid in pds:
             svc = oncall.services.get(pid)
             if svc is not None and svc.escalation_policy_id and svc.status != "disabled":
                 users |= holders(svc.escalation_policy_id)
         for u in users:
-            surface[u] += 1
+            surface[u] += n
 
     pages: Counter[str] = Counter()
     off: Counter[str] = Counter()

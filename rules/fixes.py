@@ -204,9 +204,56 @@ def slo_rules(
     return {"groups": groups}
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
 # libyaml's emitter when PyYAML has it: the same text, about 10x faster (large organisations have
-# thousands of fixes); the representers below stay in Python either way
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+# thousands of fixes); the representers stay in Python either way
+class SafeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """PyYAML's safe dumper with a shorter path for the plain `dict`, `list` and `str` a fix is made of.
+
+    `represent_data` below builds the very nodes SafeRepresenter builds (same tags, styles, flow style
+    and aliasing of a repeated dict or list) without its per-object MRO walk and representer lookup,
+    which was most of the time of writing the ~1,200 fixes of a large organisation (L: 0.45 s of
+    0.75 s). Anything else, a repeated container (an alias) or `default_flow_style=None` (whose
+    best-style choice is not reproduced here), takes PyYAML's own path.
+    """
+
+    # whether a multi-line string is written as a literal block (`|`); see _Dumper
+    literal_multiline = False
+
+    def represent_data(self, data: Any) -> Any:
+        t = type(data)
+        if t is str:
+            style = "|" if self.literal_multiline and "\n" in data else self.default_style
+            return yaml.ScalarNode(_STR_TAG, data, style=style)
+        if (t is dict or t is list) and self.default_flow_style is not None:
+            key = id(data)
+            if key not in self.represented_objects:
+                self.object_keeper.append(data)
+                if t is dict:
+                    pairs: list[Any] = []
+                    node: Any = yaml.MappingNode(_MAP_TAG, pairs, flow_style=self.default_flow_style)
+                    self.represented_objects[key] = node
+                    items = list(data.items())
+                    if self.sort_keys:
+                        try:
+                            items = sorted(items)
+                        except TypeError:
+                            pass
+                    for k, v in items:
+                        pairs.append((self.represent_data(k), self.represent_data(v)))
+                else:
+                    seq: list[Any] = []
+                    node = yaml.SequenceNode(_SEQ_TAG, seq, flow_style=self.default_flow_style)
+                    self.represented_objects[key] = node
+                    for item in data:
+                        seq.append(self.represent_data(item))
+                return node
+        return super().represent_data(data)
+
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
         """The resolver's answer for a scalar, remembered: the same keys and values recur in every fix,
         and the implicit-tag regexes were a quarter of writing them. Pure for a scalar: the safe
@@ -220,6 +267,12 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
                 _RESOLVED.clear()
             tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
         return tag
+
+
+class _Dumper(SafeDumper):
+    """`rules_yaml`'s: multi-line strings (expressions) as literal blocks."""
+
+    literal_multiline = True
 
 
 _RESOLVED: dict[tuple[Any, Any], Any] = {}
@@ -247,6 +300,7 @@ __all__ = [
     "SLI_WINDOWS",
     "TICKET_WINDOWS",
     "BurnWindow",
+    "SafeDumper",
     "burn_alert",
     "burn_alert_expr",
     "default_alert_name",

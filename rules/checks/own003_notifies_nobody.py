@@ -55,9 +55,12 @@ class NotifiesNobody:
     )
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        ignored_of: dict[str | None, set[str]] = {}  # per service: a set made once, not once per alert
         for a in ctx.alerts:
             service = a.services[0] if a.services else None
-            ignored = set(ctx.param(self.id, "ignore_alerts", service, []) or [])
+            ignored = ignored_of.get(service)
+            if ignored is None:
+                ignored = ignored_of[service] = set(ctx.param(self.id, "ignore_alerts", service, []) or [])
             if a.alert in ignored:
                 continue
             silent = silent_paths(a)

@@ -32,11 +32,17 @@ def _services_by_pd(ctx: CheckContext) -> dict[str, list[int]]:
 
 def policies_in_use(ctx: CheckContext) -> list[tuple[PDEscalationPolicy, list[PDService]]]:
     """Escalation policies some enabled PagerDuty service escalates to, with those services."""
+    # the enabled services grouped by policy once, in service order (scanning every service per policy
+    # was 600,000 comparisons on a large organisation)
+    by_policy: dict[str, list[PDService]] = {}
+    for s in ctx.graph.pagerduty.services:
+        if s.escalation_policy_id is not None and s.status != "disabled":
+            by_policy.setdefault(s.escalation_policy_id, []).append(s)
     out = []
     for pol in ctx.graph.pagerduty.escalation_policies:
-        svcs = [s for s in ctx.graph.pagerduty.services if s.escalation_policy_id == pol.id and s.status != "disabled"]
+        svcs = by_policy.get(pol.id)
         if svcs:
-            out.append((pol, svcs))
+            out.append((pol, list(svcs)))
     return out
 
 

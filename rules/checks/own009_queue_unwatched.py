@@ -19,9 +19,10 @@ from collectors.facts import Matcher, QueueLag, Service
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
+from rules.fixes import SafeDumper
 from rules.routing import matchers_match
 
-_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter: the same text, faster
+_SAFE_DUMPER = SafeDumper  # libyaml's emitter and a shorter representer: the same text, faster
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 _INVERTED = {"absent", "absent_over_time"}  # they fire when the metric is missing, not when it is high
 

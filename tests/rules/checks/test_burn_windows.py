@@ -1,0 +1,39 @@
+"""OWN002's burn windows read through an expression's shape agree with a parse of the expression itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.facts import SLO
+from rules import exprs, fixes
+from rules.checks.own002_slo_no_page import burn_windows, parse_burn_windows
+
+SLO_ = SLO(
+    name="requests-availability",
+    service="checkout",
+    objective=99.9,
+    format="sloth",
+    error_query='sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))',
+    total_query='sum(rate(http_requests_total{job="checkout"}[{{.window}}]))',
+)
+
+EXPRS = [
+    fixes.burn_alert_expr(SLO_, fixes.PAGE_WINDOWS),
+    fixes.burn_alert_expr(SLO_, fixes.TICKET_WINDOWS),
+    fixes.burn_alert_expr(SLO_.model_copy(update={"service": "cart"}), fixes.PAGE_WINDOWS),
+    'sum(rate(errors_total{job="a"}[5m])) / sum(rate(requests_total{job="a"}[1h])) > 0.01',
+    '{__name__="slo:sli_error:ratio_rate6h", sloth_id="x"} > 0.1 or up{job="a"} == 0',
+    'max_over_time(up{job="a"}[1d:5m]) < 1',
+    'up{job="a"} == 0',
+    "not a ( valid expr",
+]
+
+
+@pytest.mark.parametrize("expr", EXPRS)
+def test_windows_by_shape_agree_with_a_parse(expr: str) -> None:
+    assert burn_windows(expr) == parse_burn_windows(expr)
+    assert burn_windows(expr) == parse_burn_windows(expr)  # the second time from the memo
+
+
+def test_sloth_alerts_take_the_shape_path() -> None:
+    assert exprs.facts(EXPRS[0])._shape is not None
