@@ -63,6 +63,11 @@ class ExprFacts:
         return f
 
     @property
+    def shape_text(self) -> str | None:
+        """The text of the shape these facts were made from (placeholders for matcher values), if any."""
+        return self._shape._text if self._shape is not None else None
+
+    @property
     def labels(self) -> Any:
         if self._labels is _UNSET:
             self._labels = _labels_of(self._shape, self._values)

@@ -89,8 +89,7 @@ def burn_windows(expr: str) -> list[float | None]:
     """The longest window of each `or` term (None: a term that reads no window, i.e. an instant check)."""
     from rules.exprs import facts  # (imported here: rules.exprs imports this module)
 
-    shape = facts(expr)._shape  # the shape's facts when the expression has one (see rules.exprs)
-    text = shape._text if shape is not None else None
+    text = facts(expr).shape_text  # the expression's shape when it has one (see rules.exprs)
     if text is None:
         return parse_burn_windows(expr)
     got = _WINDOWS_OF_SHAPE.get(text)
