@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import json
 import re
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -326,6 +327,11 @@ _INSTANT = cs.chain_schema(
 
 
 _STR = cs.str_schema()  # the facts' own `str`: a JSON string, nothing else
+# Strings that many facts repeat, made one object for all (sys.intern): pydantic-core's own string cache leaves
+# L's 200,000 incident titles as 118,750 objects for 5,000 titles, the 96,306 assignee ids are 3,000, the 92,701
+# log entries' agent types 2. Measured on L: the PagerDuty facts 196 -> 175 MiB, for ~0.2 s of CPU (a Python
+# call per value; the ids of services and policies, already mostly shared by that cache, were not worth it).
+_SHARED = cs.no_info_after_validator_function(sys.intern, _STR)
 
 
 def _opt(schema: cs.CoreSchema) -> cs.CoreSchema:
@@ -334,7 +340,7 @@ def _opt(schema: cs.CoreSchema) -> cs.CoreSchema:
 
 
 def _ids(v: list[dict] | None) -> list[str]:
-    return [a["id"] for a in v] if v else []
+    return [sys.intern(a["id"]) for a in v] if v else []
 
 
 def _ref_ids(id_path: Any) -> cs.CoreSchema:
@@ -357,7 +363,7 @@ _INCIDENT: dict[str, _Field] = {
     "id": (_STR, None),
     "incident_number": (_opt(cs.int_schema()), None),
     # `title or summary or ""`: a non-empty title here; anything else through the converter
-    "title": (cs.str_schema(min_length=1), None),
+    "title": (cs.no_info_after_validator_function(sys.intern, cs.str_schema(min_length=1)), None),
     "status": (_STR, None),
     "urgency": (cs.with_default_schema(_STR, default="high"), None),
     # a path through a value that is not an object is simply not found: _get's missing, _ref_id's None
@@ -389,7 +395,7 @@ _LOG_ENTRY: dict[str, _Field] = {
                 [
                     cs.nullable_schema(cs.dict_schema()),
                     cs.no_info_plain_validator_function(lambda a: a.get("type") if a else None),
-                    cs.nullable_schema(_STR),
+                    cs.nullable_schema(_SHARED),
                 ]
             ),
             default=None,
