@@ -253,12 +253,16 @@ def _finish(out: dict[str, list]) -> PagerDutyFacts:
             prev = acks.get(le.incident_id)
             if prev is None or le.created_at < prev:
                 acks[le.incident_id] = le.created_at
-    if acks:
-        for inc in out.get("incidents", []):
-            if inc.acknowledged_at is None:
-                ack = acks.get(inc.id)
-                if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
-                    inc.acknowledged_at = ack
+    for inc in out.get("incidents", []):
+        if acks and inc.acknowledged_at is None:
+            ack = acks.get(inc.id)
+            if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
+                inc.acknowledged_at = ack
+        # a resolved incident's last change is its resolution: one datetime object for both (the same value,
+        # same tzinfo object; datetimes are immutable). On L: 200,000 datetimes fewer, 9 MB, for ~0.05 s.
+        last, res = inc.last_status_change_at, inc.resolved_at
+        if last is not None and last == res and last.tzinfo is res.tzinfo:
+            inc.last_status_change_at = res
     return PagerDutyFacts(**out)
 
 
