@@ -5,14 +5,15 @@ The same conversion serves the live collector: it receives the same objects from
 
 from __future__ import annotations
 
+import ctypes
 import json
 import re
+import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
@@ -252,12 +253,16 @@ def _finish(out: dict[str, list]) -> PagerDutyFacts:
             prev = acks.get(le.incident_id)
             if prev is None or le.created_at < prev:
                 acks[le.incident_id] = le.created_at
-    if acks:
-        for inc in out.get("incidents", []):
-            if inc.acknowledged_at is None:
-                ack = acks.get(inc.id)
-                if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
-                    inc.acknowledged_at = ack
+    for inc in out.get("incidents", []):
+        if acks and inc.acknowledged_at is None:
+            ack = acks.get(inc.id)
+            if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
+                inc.acknowledged_at = ack
+        # a resolved incident's last change is its resolution: one datetime object for both (the same value,
+        # same tzinfo object; datetimes are immutable). On L: 200,000 datetimes fewer, 9 MB, for ~0.05 s.
+        last, res = inc.last_status_change_at, inc.resolved_at
+        if last is not None and last == res and last.tzinfo is res.tzinfo:
+            inc.last_status_change_at = res
     return PagerDutyFacts(**out)
 
 
@@ -326,6 +331,11 @@ _INSTANT = cs.chain_schema(
 
 
 _STR = cs.str_schema()  # the facts' own `str`: a JSON string, nothing else
+# Strings that many facts repeat, made one object for all (sys.intern): pydantic-core's own string cache leaves
+# L's 200,000 incident titles as 118,750 objects for 5,000 titles, the 96,306 assignee ids are 3,000, the 92,701
+# log entries' agent types 2. Measured on L: the PagerDuty facts 196 -> 175 MiB, for ~0.2 s of CPU (a Python
+# call per value; the ids of services and policies, already mostly shared by that cache, were not worth it).
+_SHARED = cs.no_info_after_validator_function(sys.intern, _STR)
 
 
 def _opt(schema: cs.CoreSchema) -> cs.CoreSchema:
@@ -334,7 +344,7 @@ def _opt(schema: cs.CoreSchema) -> cs.CoreSchema:
 
 
 def _ids(v: list[dict] | None) -> list[str]:
-    return [a["id"] for a in v] if v else []
+    return [sys.intern(a["id"]) for a in v] if v else []
 
 
 def _ref_ids(id_path: Any) -> cs.CoreSchema:
@@ -357,7 +367,7 @@ _INCIDENT: dict[str, _Field] = {
     "id": (_STR, None),
     "incident_number": (_opt(cs.int_schema()), None),
     # `title or summary or ""`: a non-empty title here; anything else through the converter
-    "title": (cs.str_schema(min_length=1), None),
+    "title": (cs.no_info_after_validator_function(sys.intern, cs.str_schema(min_length=1)), None),
     "status": (_STR, None),
     "urgency": (cs.with_default_schema(_STR, default="high"), None),
     # a path through a value that is not an object is simply not found: _get's missing, _ref_id's None
@@ -389,7 +399,7 @@ _LOG_ENTRY: dict[str, _Field] = {
                 [
                     cs.nullable_schema(cs.dict_schema()),
                     cs.no_info_plain_validator_function(lambda a: a.get("type") if a else None),
-                    cs.nullable_schema(_STR),
+                    cs.nullable_schema(_SHARED),
                 ]
             ),
             default=None,
@@ -401,21 +411,28 @@ _LOG_ENTRY: dict[str, _Field] = {
 }
 
 
-def _validator(ep: str, cls: type[BaseModel], fields: dict[str, _Field]) -> SchemaValidator:
-    """A validator of the API list body `{ep: [...]}` whose items become `cls` facts."""
-    assert set(fields) == set(cls.model_fields), f"{cls.__name__}: the fast schema must name every field"
-    item = cs.model_schema(
+def _validator(ep: str, cls: type[Any], fields: dict[str, _Field]) -> SchemaValidator:
+    """A validator of the API list body `{ep: [...]}` whose items become `cls` facts (a slotted pydantic dataclass,
+    see collectors.facts)."""
+    assert list(fields) == list(cls.__pydantic_fields__), f"{cls.__name__}: the fast schema must name every field"
+    item = cs.dataclass_schema(
         cls,
-        cs.model_fields_schema(
-            {name: cs.model_field(schema, validation_alias=alias) for name, (schema, alias) in fields.items()},
+        cs.dataclass_args_schema(
+            cls.__name__,
+            [
+                cs.dataclass_field(name, schema, kw_only=True, validation_alias=alias)
+                for name, (schema, alias) in fields.items()
+            ],
             extra_behavior="ignore",
         ),
+        list(fields),
+        slots=True,
         config=cs.CoreConfig(extra_fields_behavior="ignore", validate_by_alias=True, validate_by_name=False),
     )
     body = _td(**{ep: cs.list_schema(item, fail_fast=True)})  # fail_fast: a failure costs one error, not 200,000
-    # pydantic-core reuses a complete model class's own validator (the fact shape) for any "model" schema naming
-    # the class; it reads the mark `__pydantic_complete__` from the class itself, hence the moment without it.
-    # (Done once, when this module is imported, before any collection runs.)
+    # pydantic-core reuses a complete class's own validator (the fact shape) for any "dataclass" (or "model")
+    # schema naming the class; it reads the mark `__pydantic_complete__` from the class itself, hence the moment
+    # without it. (Done once, when this module is imported, before any collection runs.)
     was = cls.__pydantic_complete__
     cls.__pydantic_complete__ = False
     try:
@@ -439,4 +456,22 @@ def _fast_items(ep: str, text: str) -> list | None:
         items: list = v.validate_json(text)[ep]
     except Exception:  # noqa: BLE001 - any doubt at all (invalid JSON, an odd value): the converters decide
         return None
+    finally:
+        _release_freed_heap()
     return items
+
+
+# pydantic-core parses the whole text into a tree of its own (Rust, C malloc) before validating: ~330 MB for L's
+# incidents file. Freed, that memory stays in the process: the facts made meanwhile sit between its chunks, so
+# glibc cannot shrink its heap from the top, and the resident size after the PagerDuty collector was 500 MiB above
+# the start for 175 MiB of live facts. `malloc_trim` hands the free pages in the middle back to the system too
+# (measured on L: +501 -> +175 MiB, 0.2 s in this collector's thread, without the GIL). glibc only: elsewhere a no-op.
+try:
+    _malloc_trim: Any = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
+def _release_freed_heap() -> None:
+    if _malloc_trim is not None:
+        _malloc_trim(0)

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from agent.errors import InputError
 from collectors import pagerduty_export as pe
+from collectors.facts import PagerDutyFacts
 
 DEMO = Path(__file__).resolve().parents[2] / "agent" / "demo" / "org" / "pagerduty"
 
@@ -96,7 +98,7 @@ def _same_facts(fast: list[Any], slow: Any) -> None:
     assert isinstance(slow, list), f"the fast path accepted what the converters refuse: {slow}"
     assert fast == slow
     for a, b in zip(fast, slow, strict=True):
-        for name in type(a).model_fields:  # the very same values, down to the datetimes' tzinfo classes
+        for name in type(a).__pydantic_fields__:  # the very same values, down to the datetimes' tzinfo classes
             x, y = getattr(a, name), getattr(b, name)
             assert type(x) is type(y), name
             assert type(getattr(x, "tzinfo", None)) is type(getattr(y, "tzinfo", None)), name
@@ -150,3 +152,22 @@ def test_export_error_names_the_incident_as_before(tmp_path: Path) -> None:
     assert f"incidents[1] {ident}: missing required field 'service.id'" in str(err.value)
     text = (export / "incidents.json").read_text()
     assert err.value.line == text[: text.index(f'"id": "{ident}"')].count("\n") + 1
+
+
+def test_slotted_facts_keep_the_model_shape() -> None:
+    """Incidents and log entries are slotted dataclasses (memory), with a model's JSON, validation and methods."""
+    facts = pe.load_export_dir(DEMO)
+    inc, le = facts.incidents[0], facts.log_entries[0]
+    assert not hasattr(inc, "__dict__") and not hasattr(le, "__dict__")
+    text = facts.model_dump_json()
+    back = PagerDutyFacts.model_validate_json(text)
+    assert back == facts and back.model_dump_json() == text
+    assert json.loads(inc.model_dump_json()) == json.loads(text)["incidents"][0] == inc.model_dump(mode="json")
+    bad = json.loads(text)
+    bad["incidents"][0]["unknown"] = 1
+    with pytest.raises(ValidationError):
+        PagerDutyFacts.model_validate(bad)
+    copied = inc.model_copy(deep=True)
+    copied.assignees.append("someone")
+    assert copied.assignees != inc.assignees and inc.model_copy() == inc
+    assert inc.model_copy(update={"status": "triggered"}).status == "triggered"

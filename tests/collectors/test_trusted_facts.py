@@ -37,3 +37,13 @@ def test_trusted_matcher_equals_a_validated_one() -> None:
     slow = Matcher(name="a", op="=~", value="v.*")
     assert fast == slow and hash(repr(fast)) == hash(repr(slow))
     assert fast.model_dump() == slow.model_dump() and fast.model_fields_set == slow.model_fields_set
+
+
+def test_trusted_facts_of_a_class_share_one_fields_set() -> None:
+    a = trusted(Matcher, {"name": "a", "op": "=", "value": "v"})
+    b = trusted(Matcher, {"name": "b", "op": "=", "value": "w"})
+    assert a.model_fields_set is b.model_fields_set == {"name", "op", "value"}
+    a.value = "x"  # an assignment changes neither the other instance nor the shared set
+    assert b.value == "w" and b.model_fields_set == {"name", "op", "value"}
+    c = a.model_copy()
+    assert c.model_fields_set == a.model_fields_set and c.model_fields_set is not a.model_fields_set
