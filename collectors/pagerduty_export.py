@@ -5,7 +5,6 @@ The same conversion serves the live collector: it receives the same objects from
 
 from __future__ import annotations
 
-import ctypes
 import json
 import re
 import sys
@@ -18,6 +17,7 @@ from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
 
 from agent.errors import InputError
+from agent.gcpause import release_freed_heap
 from collectors.facts import (
     PagerDutyFacts,
     PDEscalationPolicy,
@@ -457,21 +457,5 @@ def _fast_items(ep: str, text: str) -> list | None:
     except Exception:  # noqa: BLE001 - any doubt at all (invalid JSON, an odd value): the converters decide
         return None
     finally:
-        _release_freed_heap()
+        release_freed_heap()  # pydantic-core's tree of the whole text (~330 MB for L's incidents)
     return items
-
-
-# pydantic-core parses the whole text into a tree of its own (Rust, C malloc) before validating: ~330 MB for L's
-# incidents file. Freed, that memory stays in the process: the facts made meanwhile sit between its chunks, so
-# glibc cannot shrink its heap from the top, and the resident size after the PagerDuty collector was 500 MiB above
-# the start for 175 MiB of live facts. `malloc_trim` hands the free pages in the middle back to the system too
-# (measured on L: +501 -> +175 MiB, 0.2 s in this collector's thread, without the GIL). glibc only: elsewhere a no-op.
-try:
-    _malloc_trim: Any = ctypes.CDLL("libc.so.6").malloc_trim
-except (OSError, AttributeError):
-    _malloc_trim = None
-
-
-def _release_freed_heap() -> None:
-    if _malloc_trim is not None:
-        _malloc_trim(0)

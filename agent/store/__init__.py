@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.gcpause import bulk_build
+from agent.gcpause import bulk_build, release_freed_heap
 from agent.store.models import SnapshotRow, SourceRunRow
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
@@ -147,12 +147,16 @@ class Store:
     def latest(self) -> Snapshot | None:
         with self.session() as s, bulk_build():
             row = s.scalars(select(SnapshotRow).order_by(SnapshotRow.id.desc()).limit(1)).first()
-            return self._load(s, row) if row else None
+            got = self._load(s, row) if row else None
+        release_freed_heap()  # the facts' JSON texts and pydantic-core's trees of them (L: about 215 MiB)
+        return got
 
     def get(self, snapshot_id: int) -> Snapshot | None:
         with self.session() as s, bulk_build():
             row = s.get(SnapshotRow, snapshot_id)
-            return self._load(s, row) if row else None
+            got = self._load(s, row) if row else None
+        release_freed_heap()
+        return got
 
     def history(self, limit: int = 50) -> list[tuple[int, datetime, datetime]]:
         with self.session() as s:
