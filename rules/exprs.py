@@ -10,10 +10,8 @@ differ only in the values of their matchers share one parse of their shape (see 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -447,12 +445,6 @@ def preload(texts: list[str]) -> Path | None:
 
 def persist(f: Path, texts: list[str]) -> None:
     """Save the facts of these texts (parsing those not known yet); a cache that cannot be written is skipped."""
-    got = {t: facts(t) for t in texts}
-    try:
-        f.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=f.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(got, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, f)
-    except OSError:
-        pass
+    from collectors.prometheus_rules import _write
+
+    _write(f, {t: facts(t) for t in texts})
