@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, timedelta, timezone
 
 import pytest
@@ -106,9 +105,8 @@ def test_engineer_label_is_the_handle_config_chooses(demo_state: ServeState, lab
 def big_view() -> View:
     snap: Snapshot = big_org(services=2000, engineers=3000, teams=100)
     view = View(snap)
-    t0 = time.perf_counter()
-    _ = view.alerts
-    assert time.perf_counter() - t0 < 60
+    # every alerting rule answered (how fast is the benchmark's business: `python -m bench`, not a test's)
+    assert len(view.alerts) == len(view.graph.alert_rules()) > 0
     # findings built directly: a few per service, on every check and severity, so every label is exercised
     # (running the whole check catalogue on 2,000 services is a benchmark, not this test)
     findings = []
