@@ -36,6 +36,7 @@ from collectors.facts import (
 )
 from collectors.secrets import fingerprint
 from collectors.timeutil import parse_instant
+from collectors.yamlfile import read_text
 
 ENDPOINTS = (
     "services",
@@ -217,32 +218,36 @@ CONVERTERS = {
 }
 
 
-def facts_from_bodies(
-    bodies: Mapping[str, list[dict]], source: str, files: dict[str, str] | None = None
-) -> PagerDutyFacts:
+def facts_from_bodies(bodies: Mapping[str, list[dict]], source: str) -> PagerDutyFacts:
     """Convert API objects, per endpoint, to facts; a missing required field names the item."""
-    return _finish({ep: _convert(ep, items, source, files) for ep, items in bodies.items()})
+    return _finish({ep: _convert(ep, items, source, None) for ep, items in bodies.items()})
 
 
-def _convert(ep: str, items: list[dict], source: str, files: dict[str, str] | None) -> list:
+def _convert(ep: str, items: list[dict], source: str, where: str | None) -> list:
+    """Convert one endpoint's items; an item that is not what the API sends is an InputError naming it
+    (and the file and line of its id, when read from `where`)."""
     conv = CONVERTERS[ep]
     converted = []
     for n, obj in enumerate(items):
         try:
             converted.append(conv(obj))
-        except _Missing as m:
-            where = (files or {}).get(ep)
+        except (_Missing, TypeError, ValueError, AttributeError, KeyError) as e:
             ident = obj.get("id") if isinstance(obj, dict) else None
+            ident = ident if isinstance(ident, str) else None
+            what = f"missing required field {e.field!r}" if isinstance(e, _Missing) else _item_error(e)
             raise InputError(
-                f"{ep}[{n}]{' ' + ident if ident else ''}: missing required field {m.field!r}",
+                f"{ep}[{n}]{' ' + ident if ident else ''}: {what}",
                 file=where,
                 source=None if where else source,
                 line=_line_of_id(where, ident),
             ) from None
-        except (TypeError, ValueError) as e:
-            where = (files or {}).get(ep)
-            raise InputError(f"{ep}[{n}]: {e}", file=where, source=None if where else source) from None
     return converted
+
+
+def _item_error(e: Exception) -> str:
+    if isinstance(e, AttributeError | KeyError):  # an object where a list or mapping was expected, or the reverse
+        return "a field has the wrong type (not as the PagerDuty API sends it)"
+    return str(e)
 
 
 def _finish(out: dict[str, list]) -> PagerDutyFacts:
@@ -281,7 +286,6 @@ def load_export_dir(path: Path | str, source: str = "pagerduty") -> PagerDutyFac
     d = Path(path)
     if not d.is_dir():
         raise InputError("PagerDuty export folder not found", file=str(d))
-    files = {ep: str(d / f"{ep}.json") for ep in ENDPOINTS}
     for ep in REQUIRED:
         if not (d / f"{ep}.json").exists():
             raise InputError(f"missing {ep}.json in the export folder", file=str(d))
@@ -293,9 +297,9 @@ def load_export_dir(path: Path | str, source: str = "pagerduty") -> PagerDutyFac
         if not f.exists():
             out[ep] = []
             continue
-        text = f.read_text(encoding="utf-8")
+        text = read_text(f)  # not UTF-8, a folder, unreadable: an InputError naming the file
         fast = _fast_items(ep, text)
-        out[ep] = fast if fast is not None else _convert(ep, _list_body(ep, f, text), source, files)
+        out[ep] = fast if fast is not None else _convert(ep, _list_body(ep, f, text), source, str(f))
     return _finish(out)
 
 

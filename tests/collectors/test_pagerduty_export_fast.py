@@ -171,3 +171,35 @@ def test_slotted_facts_keep_the_model_shape() -> None:
     copied.assignees.append("someone")
     assert copied.assignees != inc.assignees and inc.model_copy() == inc
     assert inc.model_copy(update={"status": "triggered"}).status == "triggered"
+
+
+def _export_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    d = tmp_path / "pd"
+    shutil.copytree(DEMO, d)
+    return d
+
+
+def test_export_file_not_utf8_is_an_input_error(tmp_path: Path) -> None:
+    d = _export_copy(tmp_path)
+    (d / "incidents.json").write_bytes(b'{"incidents": ["\xff"]}')
+    with pytest.raises(InputError) as e:
+        pe.load_export_dir(d)
+    assert e.value.file == str(d / "incidents.json") and "UTF-8" in str(e.value)
+
+
+def test_export_item_of_the_wrong_shape_is_an_input_error_with_its_line(tmp_path: Path) -> None:
+    """An assignment that is a number, not an object: the converters meet it (no traceback), the error names
+    the incident, its file and the line of its id."""
+    d = _export_copy(tmp_path)
+    body = json.loads((d / "incidents.json").read_text())
+    inc = body["incidents"][1]
+    inc["assignments"] = [1]
+    (d / "incidents.json").write_text(json.dumps(body, indent=1))
+    with pytest.raises(InputError) as e:
+        pe.load_export_dir(d)
+    text = (d / "incidents.json").read_text()
+    assert e.value.file == str(d / "incidents.json")
+    assert f"incidents[1] {inc['id']}" in str(e.value)
+    assert e.value.line == text[: text.index(f'"id": "{inc["id"]}"')].count("\n") + 1
