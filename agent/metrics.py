@@ -95,13 +95,9 @@ class _Family:
         return g
 
 
-def _team_hours_off(team: Team | None, at: datetime) -> bool:
-    """Outside the team's working hours in its time zone (default Monday to Friday 09:00 to 18:00 UTC)."""
-    return _WorkingHours(team).off(at)
-
-
 class _WorkingHours:
-    """A team's working hours read once (`_team_hours_off` of one team for many instants)."""
+    """A team's working hours read once; `off(at)`: outside them in the team's time zone (default Monday to
+    Friday 09:00 to 18:00 UTC)."""
 
     def __init__(self, team: Team | None):
         days, start, end, tz = [0, 1, 2, 3, 4], time(9), time(18), "UTC"
@@ -125,14 +121,10 @@ class _WorkingHours:
         return not (local.weekday() in self.days and self.start <= t < self.end)
 
 
-def notified_users(graph: OwnershipGraph, oncall: OnCallIndex, incident: PDIncident) -> set[str]:
-    """PagerDuty users an incident notified or was assigned to: assignments, assign and acknowledge
-    log entries, and whoever held the first escalation level when it was created."""
-    return _Notified(oncall).users(incident)
-
-
 class _Notified:
-    """`notified_users` for many incidents: each policy's first level and its on-call spans read once.
+    """PagerDuty users each incident notified or was assigned to (`users`): assignments, assign and
+    acknowledge log entries, and whoever held the first escalation level when it was created; each
+    policy's first level and its on-call spans read once for many incidents.
 
     The spans are kept in UTC (`datetime.UTC`, one tzinfo object): comparing two datetimes of the same
     tzinfo object compares their fields, while each fact's own tzinfo makes every comparison ask both

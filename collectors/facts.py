@@ -19,7 +19,7 @@ class Fact(BaseModel):
     model_config = _FACT_CONFIG
 
 
-M = TypeVar("M", bound=Fact)
+M = TypeVar("M", bound=BaseModel)
 
 
 class Location(Fact):
@@ -148,7 +148,7 @@ _set = object.__setattr__
 _ALL_FIELDS: dict[type, set[str]] = {}
 
 
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
+def trusted(cls: type[M], values: dict[str, Any], fields_set: set[str] | None = None) -> M:
     """`cls(**values)` without validation, for values of exactly the fields' types, every field given in
     declaration order: what pydantic's constructor leaves in the instance, set directly. For the many
     facts made from data already checked (a rule file's 65,000 rules; what a shape's facts become, see
@@ -157,10 +157,13 @@ def trusted(cls: type[M], values: dict[str, Any]) -> M:
 
     Every field is given, so every instance of a class has the same fields-set: one set, shared (a model's
     assignment adds a name already there; `model_copy` copies the set). A set of 11 names is 730 B: shared,
-    65 MB less for L's rules and their locations."""
+    65 MB less for L's rules and their locations. `fields_set`: the set to keep instead, when not every
+    field counts as given (a copy of a model built with defaults)."""
     obj = _new(cls)
     _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(values)))
+    if fields_set is None:
+        fields_set = _ALL_FIELDS.get(cls) or _ALL_FIELDS.setdefault(cls, set(values))
+    _set(obj, "__pydantic_fields_set__", fields_set)
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
     return obj

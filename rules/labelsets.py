@@ -311,10 +311,6 @@ def _plan(configs: list[dict[str, Any]]) -> _Plan:
     return plan
 
 
-def _steps(configs: list[dict[str, Any]]) -> list[_Step]:
-    return _plan(configs).steps
-
-
 def relabel(labels: dict[str, str], configs: list[dict[str, Any]]) -> dict[str, str] | None:
     """Prometheus relabelling on a concrete label set; None when the set is dropped."""
     plan = _plan(configs)

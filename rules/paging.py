@@ -14,11 +14,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from collectors.facts import AlertHistory, AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule
+from collectors.facts import AlertHistory, AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule, trusted
 from rules.graph import OwnershipGraph, SourcedRule
 from rules.labelsets import AlertLabels, alert_labels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
@@ -32,7 +32,6 @@ _WORDS = re.compile(r"\w+")  # the words of a title
 ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pagerduty_configs sets none
 PAGING_SEVERITIES = ("critical", "error")
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
-_M = TypeVar("_M", bound=BaseModel)
 _NO_CONDITION: dict[str, str] = {}  # never changed: paths take copies of their condition
 
 
@@ -645,20 +644,9 @@ class PagingResolver:
 # Only values already of the fields' exact types (what validation would store) take the fast path;
 # anything else is validated as before (tests/rules/test_paging.py checks both give the same models).
 
-_set = object.__setattr__
 _ALERT_FIELDS = tuple(AlertPaging.model_fields)
 _STR_OR_NONE = frozenset((str, type(None)))
 _INT_OR_NONE = frozenset((int, type(None)))
-
-
-def _unvalidated(cls: type[_M], values: dict[str, Any], fields_set: set[str]) -> _M:
-    """A model holding `values` as they are, as pydantic's own `model_copy` builds one (no validation)."""
-    m = cls.__new__(cls)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", fields_set)
-    _set(m, "__pydantic_extra__", None)
-    _set(m, "__pydantic_private__", None)
-    return m
 
 
 def _alert_paging(values: dict[str, Any]) -> AlertPaging:
@@ -679,7 +667,7 @@ def _alert_paging(values: dict[str, Any]) -> AlertPaging:
     )
     if not exact:
         return AlertPaging(**values)
-    return _unvalidated(AlertPaging, values, set(_ALERT_FIELDS))
+    return trusted(AlertPaging, values, set(_ALERT_FIELDS))
 
 
 _CONDITION = frozenset(("condition",))
@@ -695,7 +683,7 @@ def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | N
     values["integrations"] = list(proto.integrations)
     values["people_now"] = list(proto.people_now)
     values["levels"] = list(proto.levels)
-    return _unvalidated(PagingPath, values, proto.model_fields_set | _CONDITION)
+    return trusted(PagingPath, values, proto.model_fields_set | _CONDITION)
 
 
 def _merge_condition(into: dict[str, str], cond: dict[str, str]) -> None:
