@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent.api import errors
-from agent.api.deps import require_token, token_ok
+from agent.api.deps import bearer_token, require_token, token_ok
 from agent.api.state import ServeState
 
 
@@ -108,12 +108,8 @@ class _ServicePagesFastPath:
         if body is None:
             return None
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if authorization is None:
-            return None
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token_ok(self.state, token.strip()):
-            return None
-        return body
+        token = bearer_token(authorization.decode("latin-1")) if authorization is not None else None
+        return body if token_ok(self.state, token) else None
 
 
 class _SpanPerRequest:

@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from agent.api.errors import APIError
 from agent.api.models import Page
@@ -53,6 +54,14 @@ def token_ok(state: ServeState, presented: str | None) -> bool:
     for t in state.tokens:
         ok |= hmac.compare_digest(got, t)
     return ok
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, as `HTTPBearer` reads it; else None."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
 
 
 def check_token(state: ServeState, creds: HTTPAuthorizationCredentials | None) -> None:

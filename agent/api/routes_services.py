@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from agent.api.deps import API_PREFIX, PageDep, ViewDep, instant, paginate
 from agent.api.errors import NOT_FOUND
@@ -84,17 +83,10 @@ def get_service(view: ViewDep, name: ServiceName) -> ServiceDetail:
     responses=NOT_FOUND,
     summary="Which alerts page for this service: route, receiver, PagerDuty service, level, people now and next",
 )
-async def service_pages(view: ViewDep, name: ServiceName, at: At = None) -> ServicePages | Response:
-    # the snapshot's own instant: the answer's JSON is serialised once per snapshot and service, and a
-    # body already serialised is answered on the event loop, without a thread hop
-    body = view.service_pages_json_cached(name) if at is None else None
-    if body is not None:
-        return Response(body, media_type="application/json")
-    return await run_in_threadpool(_service_pages, view, name, at)
-
-
-def _service_pages(view: View, name: str, at: datetime | None) -> ServicePages | Response:
+def service_pages(view: ViewDep, name: ServiceName, at: At = None) -> ServicePages | Response:
     _service(view, name)
     if at is None:
+        # the snapshot's own instant: the answer's JSON is serialised once per snapshot and service (and
+        # then answered by agent.api.app's fast path, before routing)
         return Response(view.service_pages_json(name), media_type="application/json")
     return view.service_pages(name, instant(at))

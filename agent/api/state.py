@@ -197,13 +197,18 @@ class ServeState:
         self._prefill.start()
 
     def _prefill_pages(self, view: View) -> None:
+        failed = 0
         for svc in view.graph.catalog.services:
             if self._view is not view:
                 return
             try:
                 view.service_pages_json(svc.name)
             except Exception:  # noqa: BLE001 - the request for it will fail the same way, with its error shape
-                log.exception("pages of %s not serialised in advance", svc.name)
+                if not failed:  # the first with its traceback; a systematic failure is one line, not thousands
+                    log.exception("pages of %s not serialised in advance", svc.name)
+                failed += 1
+        if failed > 1:
+            log.warning("pages of %d services not serialised in advance", failed)
 
     def wait_prefilled(self, timeout: float | None = None) -> bool:
         """Wait until the current view's service pages are serialised (the benchmark's load test measures
