@@ -106,7 +106,8 @@ class Store:
         """`save` in a thread of its own: the database's share of the work (SQLite's or the network's)
         runs without the GIL, beside the analysis of the same snapshot. Returns once `snap.id` is set
         (the row is numbered first), so what is computed meanwhile can carry the id; the future says
-        whether the whole save committed."""
+        whether the whole save committed (when not, `snap.id` is None again). An in-memory SQLite database
+        is saved in this thread: each thread would see a database of its own."""
         fut: Future[int] = Future()
         numbered = threading.Event()
 
@@ -114,10 +115,14 @@ class Store:
             try:
                 fut.set_result(self.save(snap, lambda _id: numbered.set()))
             except BaseException as e:  # handed to whoever waits for the save
+                snap.id = None  # the row was rolled back with the rest
                 fut.set_exception(e)
             finally:
                 numbered.set()
 
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
+            run()
+            return fut
         threading.Thread(target=run, name="store-save", daemon=True).start()
         numbered.wait()
         return fut

@@ -170,5 +170,16 @@ def test_a_failed_background_save_is_raised(store: Store, org: Path) -> None:
     fut = store.save_in_background(snap)
     with pytest.raises(Exception):  # noqa: B017 - the driver's own error class differs by database
         fut.result(timeout=60)
+    assert snap.id is None  # not the id of a row that was rolled back
     store.migrate()
     assert store.latest() is None
+
+
+def test_save_in_background_in_memory_sqlite_is_the_same_database(org: Path) -> None:
+    """An in-memory SQLite database is one per thread: its save runs in the caller's thread, so it can be read."""
+    store = Store("sqlite://")
+    store.migrate()
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    assert store.save_in_background(snap).result(timeout=60) == snap.id
+    back = store.latest()
+    assert back is not None and back.id == snap.id
