@@ -111,7 +111,7 @@ class RuleFileCache:
         if self._shapes is None:
             from rules import exprs
 
-            got = _read(self._shapes_file())
+            got = read_cached(self._shapes_file())
             self._shapes = exprs.adopt_shapes(got) if isinstance(got, dict) else {}
         return self._shapes
 
@@ -119,11 +119,11 @@ class RuleFileCache:
         known = self.shapes()
         if all(s in known for s in shapes):
             return
-        on_disk = _read(self._shapes_file())  # another process may have added some meanwhile
+        on_disk = read_cached(self._shapes_file())  # another process may have added some meanwhile
         if isinstance(on_disk, dict):
             known.update({k: v for k, v in on_disk.items() if k not in known})
         known.update(shapes)
-        _write(self._shapes_file(), known)
+        write_cached(self._shapes_file(), known)
 
     @classmethod
     def default(cls) -> RuleFileCache | None:
@@ -141,7 +141,7 @@ class RuleFileCache:
         remembered (rules.exprs)."""
         from rules import exprs
 
-        got = _read(self._file(path, digest))
+        got = read_cached(self._file(path, digest))
         if not isinstance(got, tuple) or len(got) != 4 or got[0] != (path, digest) or not isinstance(got[3], dict):
             return None
         try:
@@ -158,10 +158,11 @@ class RuleFileCache:
 
         facts, shapes = exprs.export({r.expr: exprs.facts(r.expr) for r in rules})
         self._add_shapes(shapes)
-        _write(self._file(path, digest), ((path, digest), _rows(rules), warnings, facts))
+        write_cached(self._file(path, digest), ((path, digest), _rows(rules), warnings, facts))
 
 
-def _read(file: Path) -> Any:
+def read_cached(file: Path) -> Any:
+    """A pickle of the on-disk cache, or None when missing or unreadable (a miss, never an error)."""
     try:
         with file.open("rb") as f:
             return pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
@@ -169,8 +170,8 @@ def _read(file: Path) -> Any:
         return None
 
 
-def _write(target: Path, data: Any) -> None:
-    """Atomically; a cache that cannot be written is skipped, never an error."""
+def write_cached(target: Path, data: Any) -> None:
+    """Write a pickle of the on-disk cache atomically; a cache that cannot be written is skipped, never an error."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")

@@ -10,7 +10,6 @@ differ only in the values of their matchers share one parse of their shape (see 
 from __future__ import annotations
 
 import hashlib
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -261,7 +260,7 @@ def load(exported: dict[str, Any], shapes: dict[str, ExprFacts]) -> bool:
     keys = _PH_KEYS
     got: list[tuple[str, ExprFacts]] = []
     for expr, e in exported.items():
-        if isinstance(e, tuple):
+        if isinstance(e, tuple) and len(e) == 2:
             text, values = e
             shape = _TEMPLATES.get(text) or shapes.get(text)
             if shape is None or not isinstance(values, tuple):
@@ -429,11 +428,9 @@ def preload(texts: list[str]) -> Path | None:
     missing = [t for t in texts if t not in _MEMO]
     if not missing:  # all known (the collector parsed them): save them for the next process if not yet
         return None if f.exists() else f
-    try:
-        with f.open("rb") as fh:
-            got = pickle.load(fh)  # noqa: S301 - our own files, in the user's own cache folder
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
-        return f
+    from collectors.prometheus_rules import read_cached
+
+    got = read_cached(f)
     if not isinstance(got, dict):
         return f
     for t in missing:
@@ -445,6 +442,6 @@ def preload(texts: list[str]) -> Path | None:
 
 def persist(f: Path, texts: list[str]) -> None:
     """Save the facts of these texts (parsing those not known yet); a cache that cannot be written is skipped."""
-    from collectors.prometheus_rules import _write
+    from collectors.prometheus_rules import write_cached
 
-    _write(f, {t: facts(t) for t in texts})
+    write_cached(f, {t: facts(t) for t in texts})
