@@ -11,7 +11,7 @@ from agent.errors import InputError
 from collectors.facts import CatalogFacts, Location, Person, Queue, Service, Team, WorkingHours
 from collectors.secrets import fingerprint
 from collectors.validate import validate
-from collectors.yamlfile import Document, ItemLines, block_index, load_documents
+from collectors.yamlfile import Document, load_documents
 
 API_VERSION = "ownership-agent/v1"
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -165,17 +165,9 @@ class CatalogBuilder:
 
     def _add_own(self, doc: Document) -> None:
         cat = validate(CatalogFile, doc)
-        lines = block_index(doc) or {}
 
         def at(key: str, i: int, sub: str | None = None) -> Location:
-            """Where the i-th entry of `key` (or its key `sub`) is: read off the text when it can be (see
-            block_index), else from the YAML composer as any other line."""
-            items: ItemLines | None = lines.get(key)
-            entry = items[i] if items is not None and i < len(items) else None
-            if entry is not None:
-                line = next(iter(entry.values())) if sub is None else entry.get(sub)
-                if line is not None:
-                    return Location(file=doc.file, line=line)
+            """Where the i-th entry of `key` (or its key `sub`) is (read off the text, see Document.entry_line)."""
             return self._loc(doc, key, i) if sub is None else self._loc(doc, key, i, sub)
 
         for i, t in enumerate(cat.teams):

@@ -68,10 +68,42 @@ def _docs(text: str) -> list[Document]:
     return load_documents("f.yaml", text)
 
 
+def _composer(doc: Document) -> Document:
+    """The same document answering every line from the YAML composer (no entry lines read off the text)."""
+    return Document(data=doc.data, file=doc.file, start_line=doc.start_line, text=doc.text, _entries={})
+
+
+@pytest.mark.parametrize("text", SHAPES)
+def test_line_of_answers_what_the_composer_does(text: str) -> None:
+    """Document.line_of reads a top-level list's entries off the text: the same answers, found or not."""
+    for doc in _docs(text):
+        slow = _composer(doc)
+        data = doc.data if isinstance(doc.data, dict) else {}
+        for key in [*data, "missing"]:
+            value = data.get(key)
+            n = len(value) if isinstance(value, list) else 1
+            for i in range(n + 1):
+                item = value[i] if isinstance(value, list) and i < n else None
+                subs = [*(item if isinstance(item, dict) else {}), "missing"]
+                assert doc.line_of(key, i) == slow.line_of(key, i), (key, i)
+                for sub in subs:
+                    assert doc.line_of(key, i, sub) == slow.line_of(key, i, sub), (key, i, sub)
+                    assert doc.found_path(key, i, sub) == slow.found_path(key, i, sub), (key, i, sub)
+
+
+def test_line_of_reads_entries_without_the_composer() -> None:
+    (doc,) = _docs(PLAIN)
+    assert doc.line_of("services", 0, "queues") == 22
+    assert doc.line_of("teams", 1) == 11
+    assert doc._node is None  # answered from the text
+    assert doc.line_of("services", 3) == _composer(doc).line_of("services", 3)  # `- {name: odd2...}`: composer
+    assert doc._node is not None
+
+
 @pytest.mark.parametrize("text", SHAPES)
 def test_block_index_agrees_with_the_composer(text: str) -> None:
     for doc in _docs(text):
-        fresh = Document(data=doc.data, file=doc.file, start_line=doc.start_line, text=doc.text)
+        fresh = _composer(doc)
         idx = block_index(doc)
         for key, items in (idx or {}).items():
             for i, entry in enumerate(items):
