@@ -22,7 +22,8 @@ T_START = time.perf_counter()
 
 
 def _rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """The peak resident set of this process or of its largest child (rules.forked), whichever is larger."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024.0
 
 
 def _analysis(snap: Any, pack: Any, t: dict[str, float]) -> Any:
@@ -48,6 +49,7 @@ def _pieces(view: Any, t: dict[str, Any]) -> None:
     from agent.config import ServeConfig
 
     t0 = time.perf_counter()
+    view.start_checks()  # as View.warm does: some checks in a child process beside the resolution
     _ = view.alerts
     t["resolve_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
