@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -125,6 +127,35 @@ def incident_times(graph: OwnershipGraph) -> list[datetime]:
         return out
 
     return graph.memo(("pagerduty", "incident_times_utc"), build)
+
+
+def incidents_in_order(graph: OwnershipGraph) -> bool:
+    """Whether `incident_times` never decreases (a PagerDuty export lists incidents by creation): then
+    the incidents of a window are one slice (`incident_window`), and any subsequence of the incidents
+    is already in `created_at` order. Computed once per graph; False when the times do not compare
+    (naive beside aware: the callers' scans meet that as they always did)."""
+
+    def build() -> bool:
+        t = incident_times(graph)
+        try:
+            return all(a <= b for a, b in zip(t, t[1:], strict=False))
+        except TypeError:
+            return False
+
+    return graph.memo(("pagerduty", "incident_times_sorted"), build)
+
+
+def incident_window(graph: OwnershipGraph, since: datetime, until: datetime) -> Sequence[int]:
+    """Positions of the incidents whose `incident_times` entry `c` has `since <= c <= until`, in incident order.
+
+    Why: OWN008 and the metrics read the incidents of the last days out of 200,000; on times in order
+    (the usual) two bisections find them instead of comparing every incident's time (the same answer:
+    tests/rules/test_engine_incidents.py compares both ways)."""
+    times = incident_times(graph)
+    since, until = utc(since), utc(until)
+    if incidents_in_order(graph):
+        return range(bisect_left(times, since), bisect_right(times, until))
+    return [n for n, c in enumerate(times) if since <= c <= until]
 
 
 def utc(at: datetime) -> datetime:
