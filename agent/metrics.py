@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from collectors.facts import PDIncident, Team
 from collectors.timeutil import as_utc
-from rules.engine import incident_times, utc
+from rules.engine import incident_times, incident_window
 from rules.findings import Finding
 from rules.graph import OwnershipGraph
 from rules.oncall import OnCallIndex, _span, zone
@@ -145,6 +145,10 @@ class _Notified:
         return lvl
 
     def holders(self, policy: str, level: int, at: datetime) -> list[str]:
+        return sorted(self._holders(policy, level, as_utc(at).astimezone(UTC)))
+
+    def _holders(self, policy: str, level: int, at: datetime) -> set[str]:
+        """`holders` as a set, `at` already in `datetime.UTC`."""
         got = self._spans.get((policy, level))
         if got is None:
             spans = []
@@ -157,21 +161,22 @@ class _Notified:
                 spans.append((s, end, e.user_id))
             got = self._spans[(policy, level)] = (self.oncall._direct_users(policy, level), spans)
         direct, spans = got
-        at = as_utc(at).astimezone(UTC)
         users = set(direct)
         for s, end, uid in spans:
             if s <= at < end:
                 users.add(uid)
-        return sorted(users)
+        return users
 
-    def users(self, incident: PDIncident) -> set[str]:
+    def users(self, incident: PDIncident, created_utc: datetime | None = None) -> set[str]:
+        """`created_utc`: the incident's `created_at` in `datetime.UTC` when known (`incident_times`'s)."""
         users = set(incident.assignees)
         policy = incident.escalation_policy_id
         if policy is None:
             svc = self.oncall.services.get(incident.service_id)
             policy = svc.escalation_policy_id if svc else None
         if policy:
-            users.update(self.holders(policy, self.first_level(policy), incident.created_at))
+            at = created_utc if created_utc is not None else as_utc(incident.created_at).astimezone(UTC)
+            users.update(self._holders(policy, self.first_level(policy), at))
         return users
 
 
@@ -404,18 +409,19 @@ def _engineer_counts(
 
     pages: Counter[str] = Counter()
     off: Counter[str] = Counter()
-    since = now - PAGES_WINDOW
-    since_utc, now_utc = utc(since), utc(now)
-    recent = [inc for inc, c in zip(g.pagerduty.incidents, incident_times(g), strict=True) if since_utc <= c <= now_utc]
+    incidents, times = g.pagerduty.incidents, incident_times(g)
+    window = incident_window(g, now - PAGES_WINDOW, now)
+    recent = [incidents[n] for n in window]
     by_log = _log_users(g, {inc.id for inc in recent})
     people_by_pd = {p.pagerduty_user_id: p for p in g.catalog.people if p.pagerduty_user_id}
     teams = {t.name: t for t in g.catalog.teams}
     team_of_pd_service = {pid: s.team for s in g.catalog.services for pid in s.pagerduty_service_ids if s.team}
     notified = _Notified(oncall)
     hours: dict[str, _WorkingHours] = {}
-    for inc in recent:
+    for n, inc in zip(window, recent, strict=True):
         off_of_team: dict[str, bool] = {}  # per team, for this incident's instant
-        for u in notified.users(inc) | by_log.get(inc.id, set()):
+        c = times[n]  # (naive or out of range: converted by `users` as before)
+        for u in notified.users(inc, c if c.tzinfo is UTC else None) | by_log.get(inc.id, set()):
             pages[u] += 1
             p = people_by_pd.get(u)
             team_name = (p.teams[0] if p and p.teams else None) or team_of_pd_service.get(inc.service_id)

@@ -104,11 +104,23 @@ class OwnershipGraph:
             self._memo[key] = by_name
         return by_name.get(name)
 
+    def _sourced(self, kind: str) -> list[SourcedRule]:
+        # built once per graph, a new list each call (callers may change their list, not the rules): the
+        # answers and checks ask 5 times per snapshot, 50,000 SourcedRule objects each time on L (0.2 s).
+        # The Prometheus facts' identity and size key it, as `_services_key` does the catalog's.
+        key = ("sourced_rules", kind, tuple((src, id(p.rules), len(p.rules)) for src, p in self.prometheus.items()))
+        got = self._memo.get(key)
+        if got is None:
+            got = self._memo[key] = [
+                SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == kind
+            ]
+        return list(got)
+
     def alert_rules(self) -> list[SourcedRule]:
-        return [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == "alerting"]
+        return self._sourced("alerting")
 
     def recording_rules(self) -> list[SourcedRule]:
-        return [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == "recording"]
+        return self._sourced("recording")
 
     def services_of_labels(self, labels: dict[str, str]) -> list[str]:
         """Services whose alert selectors the labels satisfy (an alert may match none)."""

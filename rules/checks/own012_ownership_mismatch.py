@@ -21,6 +21,7 @@ class OwnershipMismatch:
         for s in g.catalog.services:
             for pd in s.pagerduty_service_ids:
                 owners.setdefault(pd, []).append(s.name)
+        owner_sets = {pd: frozenset(names) for pd, names in owners.items()}  # (not one set per path of 50,000 alerts)
         catalog_src = next(
             (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "catalog"), "catalog"
         )
@@ -37,7 +38,7 @@ class OwnershipMismatch:
                 for p in a.paths
                 if p.pagerduty_service
                 and owners.get(p.pagerduty_service)
-                and not set(owners[p.pagerduty_service]) & set(a.services)
+                and owner_sets[p.pagerduty_service].isdisjoint(a.services)
             ]
             if not wrong:
                 continue

@@ -14,6 +14,7 @@ from agent.config import ServeConfig
 from agent.metrics import OTHER, _Notified, series_bound
 from collectors.facts import Snapshot
 from rules.checks import CHECKS
+from rules.engine import incident_times
 from rules.findings import Finding
 from rules.oncall import OnCallIndex
 
@@ -193,3 +194,14 @@ def test_notified_holders_agree_with_the_oncall_index(big_view: View) -> None:
     for policy, level in keys:
         for at in instants:
             assert fast.holders(policy, level, at) == oncall.holders(policy, level, at), (policy, level, at)
+
+
+def test_notified_users_with_the_instant_in_utc_given(big_view: View) -> None:
+    """`_Notified.users` given the incident's instant in UTC (`incident_times`') answers what it answers
+    converting `created_at` itself."""
+    g = big_view.graph
+    fast = _Notified(OnCallIndex(g.pagerduty))
+    times = incident_times(g)
+    assert g.pagerduty.incidents
+    for inc, c in list(zip(g.pagerduty.incidents, times, strict=True))[:2000]:
+        assert fast.users(inc, c) == fast.users(inc)

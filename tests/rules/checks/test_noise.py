@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from collectors.facts import (
     AlertHistory,
     CatalogFacts,
@@ -27,7 +29,16 @@ from collectors.facts import (
     SourceStatus,
 )
 from rules.checks.own008_noisy_alert import NoisyAlert, Thresholds, measure
-from rules.engine import CheckContext, CheckSettings, Override, RulePack, load_pack, merge_packs, run_checks
+from rules.engine import (
+    CheckContext,
+    CheckSettings,
+    Override,
+    RulePack,
+    incidents_in_order,
+    load_pack,
+    merge_packs,
+    run_checks,
+)
 from rules.findings import Finding
 from rules.graph import OwnershipGraph
 
@@ -296,11 +307,13 @@ def _reference_findings(ctx: Any) -> list[Finding]:
     return out
 
 
-def test_indexed_check_finds_what_a_scan_of_every_incident_finds() -> None:
+@pytest.mark.parametrize("in_order", [False, True])
+def test_indexed_check_finds_what_a_scan_of_every_incident_finds(in_order: bool) -> None:
     """The incident index (alert names only, the widest window's pages), the thresholds shared per
     settings and the alerts skipped for want of history and incidents change no finding: per-service
     windows narrower and wider than the default, offsets other than UTC, low urgency, titles naming an
-    alert twice or a longer name, a name that is no single token."""
+    alert twice or a longer name, a name that is no single token. `in_order`: the incidents listed by
+    creation, as an export lists them (the window is then a slice, see rules.engine.incident_window)."""
     rnd = random.Random(8)
     services = ["web", "api", "db"]
     names = ["WebDown", "WebDownRegional", "ApiSlow", "Db.Lag", "DiskFull", "Quiet"]
@@ -347,6 +360,8 @@ def test_indexed_check_finds_what_a_scan_of_every_incident_finds() -> None:
                 agent_type=rnd.choice(["user_reference", "service_reference"]),
             )
         )
+    if in_order:
+        incs.sort(key=lambda i: i.created_at)
     snap = Snapshot(
         taken_at=NOW,
         now=NOW,
@@ -373,6 +388,7 @@ def test_indexed_check_finds_what_a_scan_of_every_incident_finds() -> None:
     ):
         pack = merge_packs(load_pack(), RulePack(apiVersion="ownership-agent/v1", kind="RulePack", overrides=overrides))
         ctx = CheckContext(graph=OwnershipGraph.build(snap), now=NOW, pack=pack)
+        assert incidents_in_order(ctx.graph) == in_order
         got = [f.model_dump() for f in NoisyAlert().run(ctx)]
         want = [f.model_dump() for f in _reference_findings(ctx)]
         assert len(want) >= 5
