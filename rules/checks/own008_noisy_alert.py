@@ -84,12 +84,20 @@ class Noise:
                 f"paged {len(self.pages)} times in {_span(t.window_s)} "
                 f"({len(self.pages) / weeks:.1f} a week; limit {t.pages_per_week:g})"
             )
-        if len(self.pages) >= t.min_pages and len(self.auto_resolved) / len(self.pages) >= t.auto_resolve_share:
+        if (
+            self.pages
+            and len(self.pages) >= t.min_pages
+            and len(self.auto_resolved) / len(self.pages) >= t.auto_resolve_share
+        ):
             out.append(
                 f"{len(self.auto_resolved)} of {len(self.pages)} pages resolved by themselves within "
                 f"{t.auto_resolve_minutes:g} min, unacknowledged"
             )
-        if self.episodes >= t.min_episodes and self.short_episodes / self.episodes >= t.short_episode_share:
+        if (
+            self.episodes
+            and self.episodes >= t.min_episodes
+            and self.short_episodes / self.episodes >= t.short_episode_share
+        ):
             out.append(
                 f"{self.short_episodes} of {self.episodes} firing episodes lasted {t.short_episode_minutes:g} min "
                 f"or less"

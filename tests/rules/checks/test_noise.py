@@ -393,3 +393,17 @@ def test_indexed_check_finds_what_a_scan_of_every_incident_finds(in_order: bool)
         want = [f.model_dump() for f in _reference_findings(ctx)]
         assert len(want) >= 5
         assert got == want
+
+
+def test_zero_minimums_judge_history_without_pages_and_pages_without_history() -> None:
+    """`min_pages: 0` / `min_episodes: 0` in a pack: an alert with no page (or no episode) is judged on the rest,
+    not divided by zero."""
+    eps: list[tuple[datetime, datetime]] = []
+    for day in _every(48, 14):
+        eps += _episodes([day, day + timedelta(minutes=30)], 20)
+    found = _run([_history("DiskFull", eps)], params={"min_pages": 0, "min_episodes": 0})
+    assert [f.subject for f in found] == ["DiskFull"]
+    starts = _every(24, 20)
+    incs, logs = _incidents("WebLatencyHigh", starts, 3)
+    found = _run([], incs, logs, params={"min_pages": 0, "min_episodes": 0})
+    assert [f.subject for f in found] == ["WebLatencyHigh"]
