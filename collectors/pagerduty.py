@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from agent.config import PagerDutySource
 from collectors import Collected
 from collectors.facts import PagerDutyFacts
-from collectors.pagerduty_export import load_export_dir
+from collectors.pagerduty_export import ExportCache, load_export_dir
 
 
 class PagerDutyCollector:
@@ -32,7 +32,7 @@ class PagerDutyCollector:
 
     def collect(self) -> Collected:
         if self.config.export_dir:
-            facts = load_export_dir(self.base / self.config.export_dir, self.name)
+            facts = load_export_dir(self.base / self.config.export_dir, self.name, ExportCache.default())
             return Collected(facts, detail=f"{len(facts.services)} services, {len(facts.incidents)} incidents")
         from collectors.pagerduty_live import LiveReader
 

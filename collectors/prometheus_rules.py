@@ -57,18 +57,19 @@ def cache_root() -> Path | None:
     return Path(xdg) / "ownership-agent"
 
 
-def code_salt() -> str:
-    """Versions and source of what cached parse results depend on (computed once per process)."""
-    global _SALT
-    if _SALT is None:
-        _SALT = _salt()
-    return _SALT
+def code_salt(code: tuple[str, ...] = _CODE) -> str:
+    """Versions and source of what cached parse results depend on (by default the rule cache's modules;
+    computed once per process)."""
+    salt = _SALTS.get(code)
+    if salt is None:
+        salt = _SALTS[code] = _salt(code)
+    return salt
 
 
-_SALT: str | None = None
+_SALTS: dict[tuple[str, ...], str] = {}
 
 
-def _salt() -> str:
+def _salt(code: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for dist in ("ownership-agent", "promql-parser", "pydantic"):
         try:
@@ -76,7 +77,7 @@ def _salt() -> str:
         except PackageNotFoundError:
             h.update(f"{dist}=?;".encode())
     root = Path(__file__).resolve().parent.parent
-    for rel in _CODE:
+    for rel in code:
         try:
             h.update((root / rel).read_bytes())
         except OSError:
@@ -161,22 +162,28 @@ class RuleFileCache:
         write_cached(self._file(path, digest), ((path, digest), _rows(rules), warnings, facts))
 
 
+# what reading a missing, truncated, foreign or outdated cache file can raise: a miss, never an error
+CACHE_ERRORS = (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError)
+
+
 def read_cached(file: Path) -> Any:
     """A pickle of the on-disk cache, or None when missing or unreadable (a miss, never an error)."""
     try:
         with file.open("rb") as f:
             return pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+    except CACHE_ERRORS:
         return None
 
 
-def write_cached(target: Path, data: Any) -> None:
-    """Write a pickle of the on-disk cache atomically; a cache that cannot be written is skipped, never an error."""
+def write_cached(target: Path, data: Any, *more: Any) -> None:
+    """Write a pickle of the on-disk cache atomically; a cache that cannot be written is skipped, never an error.
+    `more`: further pickles after the first in the same file (a reader can stop after the first: a key)."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+            for obj in (data, *more):
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, target)
     except OSError as e:
         log.debug("parse cache not written: %s", e)

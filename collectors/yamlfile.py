@@ -80,6 +80,32 @@ def read_text(path: Path) -> str:
         raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
 
 
+def read_text_digest(path: Path) -> tuple[str, str]:
+    """`read_text` (the same text, the same errors) and the sha256 of the bytes read (`file_digest`): hashing
+    what was parsed, not a second read that could see another content."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text: {e.reason}", file=str(path)) from None
+    del data
+    if "\r" in text:  # what read_text's universal newlines make of \r\n and \r
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, digest
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, read in chunks (OSError when it cannot be read)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
