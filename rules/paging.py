@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from collectors.facts import AlertHistory, AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule, trusted
 from rules.graph import OwnershipGraph, SourcedRule
-from rules.labelsets import AlertLabels, alert_labels
+from rules.labelsets import AlertLabeller, AlertLabels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
 from rules.routing import CompiledTree, RouteMatch, intervals_by_name, muted_at
 from rules.routing import active_at as route_active_at
@@ -148,6 +148,7 @@ class PagingResolver:
         self.g = graph
         self.oncall = OnCallIndex(graph.pagerduty)
         self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
+        self._labellers: dict[str, AlertLabeller] = {}  # per Prometheus
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
         self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
@@ -187,8 +188,13 @@ class PagingResolver:
         hit = self._labels.get(key)
         if hit is not None and hit[0] is sr.rule:
             return hit[1]
-        prom = self.g.prometheus.get(sr.source)
-        got = alert_labels(sr.rule, prom.external_labels if prom else {}, prom.alert_relabel_configs if prom else [])
+        labeller = self._labellers.get(sr.source)
+        if labeller is None:
+            prom = self.g.prometheus.get(sr.source)
+            labeller = self._labellers[sr.source] = AlertLabeller(
+                prom.external_labels if prom else {}, prom.alert_relabel_configs if prom else []
+            )
+        got = labeller(sr.rule)
         self._labels[key] = (sr.rule, got)
         return got
 
