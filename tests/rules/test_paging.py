@@ -276,7 +276,7 @@ def test_plans_give_the_paths_of_the_label_set_by_label_set_way(demo_graph) -> N
     (`_plan`); the paths, their fields-sets and what the answer derives from them are the general way's."""
     g, now = demo_graph
     r = PagingResolver(g)
-    planned = 0
+    planned = paged = 0
     for sr in g.alert_rules() * 2:  # the second time from the plans remembered
         a = r.resolve(sr, now)
         want = _paths_label_set_by_label_set(PagingResolver(g), sr, now)
@@ -287,7 +287,9 @@ def test_plans_give_the_paths_of_the_label_set_by_label_set_way(demo_graph) -> N
         pd = [p.pagerduty_service for p in want if p.pagerduty_service]
         assert a.paged_30d == r._paged(a.alert, pd, now)
         planned += not r.labels_of(sr).open
+        paged += bool(a.paged_30d)
     assert planned and r._plans
+    assert paged  # `_paged_of_plan` counted some incidents the way `_paged` does
 
 
 def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:
