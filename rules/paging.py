@@ -32,7 +32,6 @@ _WORDS = re.compile(r"\w+")  # the words of a title
 ALERTMANAGER_DEFAULT_SEVERITY = "error"  # notify/pagerduty: severity when pagerduty_configs sets none
 PAGING_SEVERITIES = ("critical", "error")
 Outcome = Literal["pages", "notifies", "nobody", "unknown"]
-_NO_CONDITION: dict[str, str] = {}  # never changed: paths take copies of their condition
 
 
 class PersonRef(BaseModel):
