@@ -64,6 +64,14 @@ class ExprFacts:
         """The text of the shape these facts were made from (placeholders for matcher values), if any."""
         return self._shape._text if self._shape is not None else None
 
+    def shape_parts(self) -> tuple[ExprFacts, dict[str, str]]:
+        """(the shape's facts, placeholder -> value) when these were made from a shape, else (self, {}):
+        the labels of `self` are those of the first with the placeholders of its fixed labels and
+        constraints replaced by their values (what `_labels_of` makes)."""
+        if self._shape is not None:
+            return self._shape, self._values  # type: ignore[return-value]
+        return self, {}
+
     @property
     def labels(self) -> Any:
         if self._labels is _UNSET:
