@@ -66,6 +66,18 @@ def test_head_revision_is_alembics_head(store: Store) -> None:
     assert {"snapshots", "source_runs"} <= set(inspect(store.engine).get_table_names())
 
 
+def test_the_tables_are_what_the_migrations_make(store: Store) -> None:
+    """The store's SQLAlchemy tables (agent.store.models) and the schema Alembic's migrations create agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from agent.store.models import metadata
+
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
 def test_snapshot_round_trip_and_history(store: Store, org: Path) -> None:
     store.migrate()
     loaded = load_config(org / "ownership.yaml")
