@@ -1,4 +1,4 @@
-"""Snapshot store: SQLAlchemy 2 models, Alembic migrations; SQLite by default, PostgreSQL by URL."""
+"""Snapshot store: SQLAlchemy 2 Core tables (agent.store.models), Alembic migrations; SQLite by default, PostgreSQL by URL."""
 
 from __future__ import annotations
 
