@@ -17,7 +17,6 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.gcpause import bulk_build, release_freed_heap
-from agent.store import serialise
 from agent.store.models import snapshots, source_runs
 from collectors.facts import Snapshot, SourceFacts, SourceResult, SourceStatus
 
@@ -80,17 +79,9 @@ class Store:
 
         command.downgrade(alembic_config(self.engine), revision)
 
-    def save(
-        self,
-        snap: Snapshot,
-        numbered: Callable[[int], None] | None = None,
-        facts_texts: Iterator[str | None] | None = None,
-    ) -> int:
+    def save(self, snap: Snapshot, numbered: Callable[[int], None] | None = None) -> int:
         """Store the snapshot in one transaction; sets `snap.id` (and calls `numbered(id)` as soon as the
-        id is known, before the facts are written). `facts_texts`: each source's facts text, in order, when
-        written elsewhere (agent.store.serialise)."""
-        if facts_texts is None:
-            facts_texts = (serialise.text(src.facts) for src in snap.sources)
+        id is known, before the facts are written)."""
         with self.engine.begin() as conn:
             key = conn.execute(insert(snapshots).values(taken_at=snap.taken_at, now=snap.now)).inserted_primary_key
             assert key is not None
@@ -112,7 +103,7 @@ class Store:
                         error=st.error,
                         duration_s=st.duration_s,
                         detail=st.detail,
-                        facts_json=next(facts_texts),
+                        facts_json=src.facts.model_dump_json(by_alias=True) if src.facts is not None else None,
                     )
                 )
             return sid
@@ -125,23 +116,17 @@ class Store:
         is saved in this thread: each thread would see a database of its own."""
         fut: Future[int] = Future()
         numbered = threading.Event()
-        in_memory = self.engine.dialect.name == "sqlite" and self.engine.url.database in (None, "", ":memory:")
-        # a large snapshot's texts written by a child forked now (the GIL's time stays with the analysis)
-        forked = None if in_memory else serialise.ForkedTexts(snap)
 
         def run() -> None:
             try:
-                texts = forked.texts(snap) if forked is not None else None
-                fut.set_result(self.save(snap, lambda _id: numbered.set(), texts))
+                fut.set_result(self.save(snap, lambda _id: numbered.set()))
             except BaseException as e:  # handed to whoever waits for the save
                 snap.id = None  # the row was rolled back with the rest
                 fut.set_exception(e)
             finally:
                 numbered.set()
-                if forked is not None:
-                    forked.close()
 
-        if in_memory:
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
             run()
             return fut
         threading.Thread(target=run, name="store-save", daemon=True).start()

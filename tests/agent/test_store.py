@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,55 +219,3 @@ def test_save_in_background_in_memory_sqlite_is_the_same_database(org: Path) -> 
     assert store.save_in_background(snap).result(timeout=60) == snap.id
     back = store.latest()
     assert back is not None and back.id == snap.id
-
-
-def _stored_texts(store: Store, sid: int) -> list[str | None]:
-    from sqlalchemy import select
-
-    from agent.store.models import source_runs
-
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(source_runs.c.facts_json).where(source_runs.c.snapshot_id == sid).order_by(source_runs.c.id)
-        )
-        return [r[0] for r in rows]
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this system")
-def test_a_large_snapshot_is_serialised_by_a_forked_child(
-    store: Store, org: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Above FORK_MIN_ITEMS the facts' texts come from a forked child: the very texts the save thread writes;
-    a child that dies midway leaves the rest to the save thread (the same texts again)."""
-    from agent.store import serialise
-
-    store.migrate()
-    snap = collect(load_config(org / "ownership.yaml"), NOW)
-    snap.sources[1].facts = None  # a source without facts: its place kept in the child's stream
-    own = store.save(snap.model_copy())
-    monkeypatch.setattr(serialise, "FORK_MIN_ITEMS", 0)
-    forked = serialise.ForkedTexts(snap)
-    assert forked.pid > 0
-    forked.close()
-    fut = store.save_in_background(snap)
-    assert fut.result(timeout=60) == snap.id
-    want = _stored_texts(store, own)
-    assert want[1] is None and want[0]
-    assert _stored_texts(store, snap.id) == want
-
-    parent = os.getpid()
-    real_text = serialise.text
-    calls: list[object] = []
-
-    def counted(facts: object) -> str | None:
-        if os.getpid() != parent and calls:  # the child, after its first text: it dies
-            raise RuntimeError("the child dies midway")
-        calls.append(facts)  # (the child's own list: the parent's stays empty)
-        return real_text(facts)
-
-    monkeypatch.setattr(serialise, "text", counted)
-    died = serialise.ForkedTexts(snap)
-    got = list(died.texts(snap))
-    died.close()
-    assert got == want
-    assert len(calls) == len(snap.sources) - 1  # the first from the child, the rest serialised here
