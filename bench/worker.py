@@ -63,8 +63,10 @@ def _pieces(view: Any, t: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from agent.config import load_config
-    from agent.pipeline import collect
     from agent.store import Store
+
+    if args.phase == "analysis":  # the collectors' code (and rich): the snapshot phase reads no files
+        from agent.pipeline import collect
 
     t: dict[str, Any] = {"phase": args.phase}
     t["import_s"] = time.perf_counter() - T_START

@@ -6,7 +6,7 @@ paging answer (OWN002's burn-rate windows, OWN009's queue selectors, ...) ~1.2 s
 other. A forked child shares the graph copy-on-write (nothing is serialised on the way in), runs those
 checks beside the resolution on the second core, and sends back its findings (a few thousand: a pickle
 of ~1 MB). Small organisations are checked in-process: a fork does not pay for itself there; so is every
-organisation when OWNERSHIP_FORK_CHECKS=0 (e.g. where the sandbox forbids fork).
+organisation when OWNERSHIP_FORK=0 (agent.forks).
 
 The child only computes: every module it needs is imported before the fork, it touches no file, socket
 or lock of the parent, and it leaves by `os._exit`. Anything unexpected (the fork refused, the child
@@ -26,6 +26,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from agent.forks import fork_allowed
 from rules.engine import CheckContext
 from rules.findings import Finding
 from rules.graph import OwnershipGraph
@@ -93,7 +94,7 @@ def fork_checks(
     (a small organisation, no fork on this system, one core, or the fork failed)."""
     from rules.checks import CHECKS
 
-    if os.environ.get("OWNERSHIP_FORK_CHECKS", "1") == "0" or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+    if not fork_allowed():
         return None
     if len(graph.alert_rules()) < (FORK_MIN_ALERTS if min_alerts is None else min_alerts):
         return None

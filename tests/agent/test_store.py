@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from sqlalchemy import inspect
 from agent.config import load_config
 from agent.pipeline import collect
 from agent.store import Store
-from collectors.facts import Snapshot
+from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
@@ -66,6 +67,18 @@ def test_head_revision_is_alembics_head(store: Store) -> None:
     assert {"snapshots", "source_runs"} <= set(inspect(store.engine).get_table_names())
 
 
+def test_the_tables_are_what_the_migrations_make(store: Store) -> None:
+    """The store's SQLAlchemy tables (agent.store.models) and the schema Alembic's migrations create agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from agent.store.models import metadata
+
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
 def test_snapshot_round_trip_and_history(store: Store, org: Path) -> None:
     store.migrate()
     loaded = load_config(org / "ownership.yaml")
@@ -82,6 +95,30 @@ def test_snapshot_round_trip_and_history(store: Store, org: Path) -> None:
     assert isinstance(again, Snapshot)
     assert again.model_dump(exclude={"id"}) == first.model_dump(exclude={"id"})
     assert [h[0] for h in store.history()] == [id2, id1]
+
+
+def test_a_loaded_source_is_its_stored_json_validated_whole(store: Store, org: Path) -> None:
+    """The store validates each source's facts text alone: the same result as validating one `SourceResult`
+    text of status and facts (what it did before), fields-set and datetimes' tzinfo included; a source
+    without facts reads back as None."""
+    store.migrate()
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    snap.sources.append(
+        SourceResult(status=SourceStatus(name="down", kind="postgres", ok=False, collected_at=NOW, error="x"))
+    )
+    store.save(snap)
+    back = store.latest()
+    assert back is not None and len(back.sources) == len(snap.sources)
+    with store.engine.connect() as c:
+        texts = [r[0] for r in c.exec_driver_sql("select facts_json from source_runs order by id").fetchall()]
+    for got, text in zip(back.sources, texts, strict=True):
+        whole = '{"status": ' + got.status.model_dump_json() + ', "facts": ' + (text or "null") + "}"
+        want = SourceResult.model_validate_json(whole)
+        assert got == want
+        assert got.model_fields_set == want.model_fields_set
+        assert got.model_dump_json() == want.model_dump_json()
+        assert type(got.status.collected_at.tzinfo) is type(want.status.collected_at.tzinfo)
+    assert back.sources[-1].facts is None
 
 
 def test_store_never_holds_a_routing_key(store: Store, org: Path) -> None:
@@ -183,3 +220,55 @@ def test_save_in_background_in_memory_sqlite_is_the_same_database(org: Path) -> 
     assert store.save_in_background(snap).result(timeout=60) == snap.id
     back = store.latest()
     assert back is not None and back.id == snap.id
+
+
+def _stored_texts(store: Store, sid: int) -> list[str | None]:
+    from sqlalchemy import select
+
+    from agent.store.models import source_runs
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(source_runs.c.facts_json).where(source_runs.c.snapshot_id == sid).order_by(source_runs.c.id)
+        )
+        return [r[0] for r in rows]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this system")
+def test_a_large_snapshot_is_serialised_by_a_forked_child(
+    store: Store, org: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FORK_MIN_ITEMS the facts' texts come from a forked child: the very texts the save thread writes;
+    a child that dies midway leaves the rest to the save thread (the same texts again)."""
+    from agent.store import serialise
+
+    store.migrate()
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    snap.sources[1].facts = None  # a source without facts: its place kept in the child's stream
+    own = store.save(snap.model_copy())
+    monkeypatch.setattr(serialise, "FORK_MIN_ITEMS", 0)
+    forked = serialise.ForkedTexts(snap)
+    assert forked.pid > 0
+    forked.close()
+    fut = store.save_in_background(snap)
+    assert fut.result(timeout=60) == snap.id
+    want = _stored_texts(store, own)
+    assert want[1] is None and want[0]
+    assert _stored_texts(store, snap.id) == want
+
+    parent = os.getpid()
+    real_text = serialise.text
+    calls: list[object] = []
+
+    def counted(facts: object) -> str | None:
+        if os.getpid() != parent and calls:  # the child, after its first text: it dies
+            raise RuntimeError("the child dies midway")
+        calls.append(facts)  # (the child's own list: the parent's stays empty)
+        return real_text(facts)
+
+    monkeypatch.setattr(serialise, "text", counted)
+    died = serialise.ForkedTexts(snap)
+    got = list(died.texts(snap))
+    died.close()
+    assert got == want
+    assert len(calls) == len(snap.sources) - 1  # the first from the child, the rest serialised here

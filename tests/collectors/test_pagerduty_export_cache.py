@@ -183,3 +183,52 @@ def test_default_folder_follows_the_environment(tmp_path: Path, monkeypatch: pyt
     assert c is not None and c.dir == tmp_path / "pagerduty"
     monkeypatch.setenv("OWNERSHIP_CACHE_DIR", "")
     assert ExportCache.default() is None
+
+
+@pytest.mark.skipif(not hasattr(pe.os, "fork"), reason="no fork on this system")
+def test_a_large_export_is_parsed_in_a_child_that_writes_the_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FORK_MIN_BYTES a miss is parsed by a forked child into the cache, and this process reads the entry
+    (it never parses); a bad export fails in the child and is parsed here: the same error, nothing cached."""
+    parsed = load_export_dir(EXPORTS[0])
+    monkeypatch.setattr(pe, "FORK_MIN_BYTES", 0)
+    forks: list[int] = []
+    real_fork = pe.os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(pe.os, "fork", counting_fork)
+    parses: list[str] = []  # counted in this process only: the child's count stays in the child
+    real_fast_items = pe._fast_items
+
+    def counting_fast_items(ep: str, text: str) -> Any:
+        parses.append(ep)
+        return real_fast_items(ep, text)
+
+    monkeypatch.setattr(pe, "_fast_items", counting_fast_items)
+    cache = ExportCache(tmp_path / "cache")
+    got = load_export_dir(EXPORTS[0], "pagerduty", cache)
+    assert len(forks) == 1 and parses == []  # the child parsed; this process read the entry
+    _same(got, parsed)
+    assert got.model_dump_json() == parsed.model_dump_json()
+
+    d = tmp_path / "pd"
+    shutil.copytree(EXPORTS[0], d)
+    body = json.loads((d / "incidents.json").read_text())
+    body["incidents"][1]["assignments"] = [1]
+    (d / "incidents.json").write_text(json.dumps(body, indent=1), encoding="utf-8")
+    with pytest.raises(InputError) as without:
+        load_export_dir(d, fork=False)
+    with pytest.raises(InputError) as forked:
+        load_export_dir(d, "pagerduty", ExportCache(tmp_path / "cache2"))
+    assert len(forks) == 2
+    assert (str(forked.value), forked.value.line) == (str(without.value), without.value.line)
+    assert not list((tmp_path / "cache2").rglob("*.pickle"))
+    monkeypatch.setenv("OWNERSHIP_FORK", "0")
+    load_export_dir(EXPORTS[0], "pagerduty", ExportCache(tmp_path / "cache3"))
+    assert len(forks) == 2  # no fork when turned off

@@ -35,7 +35,8 @@ from collectors.facts import (
     SourceStatus,
 )
 from rules.graph import OwnershipGraph
-from rules.paging import AlertPaging, PagingPath, PagingResolver, _alert_paging
+from rules.oncall import time_to_page
+from rules.paging import AlertPaging, PagingPath, PagingResolver, _alert_paging, _merge_condition, _own_copy
 
 ORG = demo.org_dir()
 
@@ -245,6 +246,50 @@ def test_shared_work_gives_the_answers_of_a_fresh_resolver(demo_graph) -> None:
     assert len({id(p.condition) for p in paths}) == len(paths)
     assert len({id(p.people_now) for p in paths}) == len(paths)
     assert sum(a.pages for a in answers) > 0
+
+
+def _paths_label_set_by_label_set(r: PagingResolver, sr, at: datetime) -> list[PagingPath]:
+    """`resolve`'s paths the general way, for every alert: each label set's paths, merged by key."""
+    labels = r.labels_of(sr)
+    paths: list[PagingPath] = []
+    if labels.dropped:
+        return paths
+    for am_name, tree in r.trees.items():
+        if labels.open and not r.tested[am_name].keys().isdisjoint(labels.open):
+            sets = r.label_sets(labels, am_name, r.live_values(sr))
+        else:
+            sets = [(labels.fixed, {})]
+        seen: dict[tuple, PagingPath] = {}
+        for ls, cond in sets:
+            for proto, minutes, key in r._paths_of(am_name, tree, ls, at):
+                if key in seen:
+                    _merge_condition(seen[key].condition, cond)
+                    continue
+                ttp = None if minutes is None else time_to_page(sr.rule.for_s, proto.group_wait_s, minutes)
+                seen[key] = _own_copy(proto, cond, ttp)
+                paths.append(seen[key])
+    return paths
+
+
+def test_plans_give_the_paths_of_the_label_set_by_label_set_way(demo_graph) -> None:
+    """Alerts with one label set per Alertmanager take their paths from a plan shared by their route key
+    (`_plan`); the paths, their fields-sets and what the answer derives from them are the general way's."""
+    g, now = demo_graph
+    r = PagingResolver(g)
+    planned = paged = 0
+    for sr in g.alert_rules() * 2:  # the second time from the plans remembered
+        a = r.resolve(sr, now)
+        want = _paths_label_set_by_label_set(PagingResolver(g), sr, now)
+        assert [p.model_dump_json() for p in a.paths] == [p.model_dump_json() for p in want]
+        assert [p.model_fields_set for p in a.paths] == [p.model_fields_set for p in want]
+        assert a.pages == any(p.outcome == "pages" for p in want)
+        assert a.notifies_only == (not a.pages and any(p.outcome == "notifies" for p in want))
+        pd = [p.pagerduty_service for p in want if p.pagerduty_service]
+        assert a.paged_30d == r._paged(a.alert, pd, now)
+        planned += not r.labels_of(sr).open
+        paged += bool(a.paged_30d)
+    assert planned and r._plans
+    assert paged  # `_paged_of_plan` counted some incidents the way `_paged` does
 
 
 def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:

@@ -112,7 +112,7 @@ def test_a_killed_child_is_repaired_in_process(snap: Snapshot, monkeypatch: pyte
 def test_small_organisations_and_the_switch_stay_in_process(snap: Snapshot, monkeypatch: pytest.MonkeyPatch) -> None:
     graph = OwnershipGraph.build(snap)
     assert fork_checks(graph, snap.now, None, None) is None  # below FORK_MIN_ALERTS
-    monkeypatch.setenv("OWNERSHIP_FORK_CHECKS", "0")
+    monkeypatch.setenv("OWNERSHIP_FORK", "0")
     assert fork_checks(graph, snap.now, None, None, min_alerts=0) is None
 
 
