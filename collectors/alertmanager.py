@@ -19,7 +19,17 @@ from collectors.alertmanager_config import load_alertmanager_config
 from collectors.facts import AlertmanagerFacts, FiringAlert, Matcher, PagerDutyTarget, SilenceFact
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.secrets import fingerprint
+from collectors.source_cache import collect_cached
 from collectors.timeutil import parse_instant
+
+# what the collected facts of Alertmanager files depend on (collectors.source_cache)
+CACHED_CODE = (
+    "collectors/alertmanager.py",
+    "collectors/alertmanager_config.py",
+    "collectors/secrets.py",
+    "collectors/timeutil.py",
+    "collectors/durations.py",
+)
 
 
 def _ts(v: str) -> datetime:
@@ -91,7 +101,16 @@ class AlertmanagerCollector(SourceCollector):
             return self._collect_live()
         if not self.config.config_file:
             raise SourceError("set url (live) or config_file", source=self.name)
-        facts = load_alertmanager_config(self.base / self.config.config_file)
+        files = [
+            self.base / f for f in (self.config.config_file, self.config.silences_file, self.config.alerts_file) if f
+        ]
+        return collect_cached(self, files, self._collect_files, CACHED_CODE)  # (a live Alertmanager never is)
+
+    def _collect_files(self, reads: list[Path]) -> Collected:
+        """The config file's facts with the recorded silences and alerts; the routing key files the config
+        names are added to `reads`."""
+        assert self.config.config_file is not None
+        facts = load_alertmanager_config(self.base / self.config.config_file, reads=reads)
         try:
             if self.config.silences_file:
                 facts.silences = silences_from_api(_read_list(self.base / self.config.silences_file))

@@ -173,9 +173,10 @@ def parse_matchers(text: str) -> list[Matcher]:
 
 
 class _Ctx:
-    def __init__(self, doc: Document, base_dir: Path):
+    def __init__(self, doc: Document, base_dir: Path, reads: list[Path] | None = None):
         self.doc = doc
         self.base_dir = base_dir
+        self.reads = reads  # the other files read (collectors.source_cache)
         self.ignored: list[str] = []
 
     def fail(self, msg: str, *path: str | int) -> InputError:
@@ -185,12 +186,15 @@ class _Ctx:
         return Location(file=self.doc.file, line=self.doc.line_of(*path))
 
 
-def load_alertmanager_config(path: Path | str, text: str | None = None) -> AlertmanagerFacts:
-    """Parse and validate an alertmanager.yml (or `text`: a live `/api/v2/status` config.original, named `path`)."""
+def load_alertmanager_config(
+    path: Path | str, text: str | None = None, reads: list[Path] | None = None
+) -> AlertmanagerFacts:
+    """Parse and validate an alertmanager.yml (or `text`: a live `/api/v2/status` config.original, named `path`).
+    The routing key files it reads (whether they exist or not) are added to `reads` when given."""
     p = Path(path)
     doc = load_one(p, text)
     data = doc.data
-    ctx = _Ctx(doc, p.parent)
+    ctx = _Ctx(doc, p.parent, reads)
     if not isinstance(data, dict):
         raise ctx.fail("an Alertmanager config must be a mapping")
     for k in data:
@@ -349,6 +353,8 @@ def _read_key_file(ctx: _Ctx, value: str, path: tuple, key: str) -> str | None:
     p = Path(value)
     if not p.is_absolute():
         p = ctx.base_dir / p
+    if ctx.reads is not None:
+        ctx.reads.append(p)
     try:
         return p.read_text().strip()
     except OSError:

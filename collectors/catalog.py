@@ -8,6 +8,7 @@ URL carries the `after` cursor (relative to the catalog's router, `/api/catalog`
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
@@ -16,10 +17,18 @@ from agent.errors import InputError, SourceError
 from collectors import Collected, SourceCollector, expand_globs
 from collectors.catalog_files import CatalogBuilder
 from collectors.http import JsonApi, SourceBadAnswer, redact_url
+from collectors.source_cache import collect_cached
 
 CATALOG_PATH = "/api/catalog"
 KINDS = ("component", "group", "user")
 MAX_PAGES = 100_000
+# what the collected facts of catalog files depend on (collectors.source_cache)
+CACHED_CODE = (
+    "collectors/catalog.py",
+    "collectors/catalog_files.py",
+    "collectors/validate.py",
+    "collectors/secrets.py",
+)
 _LINK_NEXT = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?', re.I)
 
 
@@ -71,8 +80,13 @@ class CatalogCollector(SourceCollector):
     def collect(self) -> Collected:
         if not self.config.url and not self.config.files:
             raise SourceError("set files, url (Backstage), or both", source=self.name)
-        b = CatalogBuilder()
         files = expand_globs(self.base, self.config.files)
+        if not self.config.url:  # files only: through the on-disk cache (a live catalog is never cached)
+            return collect_cached(self, files, lambda reads: self._collect(files), CACHED_CODE)
+        return self._collect(files)
+
+    def _collect(self, files: list[Path]) -> Collected:
+        b = CatalogBuilder()
         for f in files:
             b.add_file(f)
         detail = f"{len(files)} files"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import SecretStr
@@ -20,8 +21,12 @@ from agent.errors import SourceError
 from collectors import Collected, SourceCollector
 from collectors.http import SourceAuthError, SourceBadAnswer, SourceTimeout, SourceUnreachable
 from collectors.recordings import load_statements, statements_from_rows
+from collectors.source_cache import collect_cached
 
 log = logging.getLogger("ownership.collect")
+
+# what the collected facts of a recording depend on (collectors.source_cache; a live server is never cached)
+CACHED_CODE = ("collectors/postgres.py", "collectors/recordings.py", "collectors/queue_queries.py")
 
 # pg_stat_statements keeps one row per (user, database, query, toplevel): sum them per database
 # and query, then keep the top N of each database by mean and by total execution time.
@@ -94,7 +99,11 @@ class PostgresCollector(SourceCollector):
             return self._collect_live()
         if not self.config.recording:
             raise SourceError("set url (live) or recording", source=self.name)
-        facts, at = load_statements(self.base / self.config.recording)
+        recording = self.base / self.config.recording
+        return collect_cached(self, [recording], lambda reads: self._collect_recording(recording), CACHED_CODE)
+
+    def _collect_recording(self, recording: Path) -> Collected:
+        facts, at = load_statements(recording)
         return Collected(facts, observed_at=at, detail=f"{len(facts.statements)} statements")
 
     def _secret(self) -> SecretStr | None:

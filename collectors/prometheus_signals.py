@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import SignalsSource
@@ -20,8 +21,16 @@ from collectors.prometheus import api_data
 from collectors.promql_metrics import selected_metrics, stays_empty
 from collectors.queue_queries import queries_for
 from collectors.recordings import load_signals, signals_from_queries
+from collectors.source_cache import collect_cached
 
 ALERT_HISTORY_QUERY = 'ALERTS{alertstate="firing"}'
+# what the collected facts of a recording depend on (collectors.source_cache; a live Prometheus is never cached)
+CACHED_CODE = (
+    "collectors/prometheus_signals.py",
+    "collectors/recordings.py",
+    "collectors/queue_queries.py",
+    "collectors/promql_metrics.py",
+)
 MAX_POINTS = 11_000  # Prometheus refuses a query_range answer with more points per series
 
 
@@ -62,7 +71,11 @@ class SignalsCollector(SourceCollector):
             return self._collect_live()
         if not self.config.recording:
             raise SourceError("set url (live) or recording", source=self.name)
-        facts, at = load_signals(self.base / self.config.recording)
+        recording = self.base / self.config.recording
+        return collect_cached(self, [recording], lambda reads: self._collect_recording(recording), CACHED_CODE)
+
+    def _collect_recording(self, recording: Path) -> Collected:
+        facts, at = load_signals(recording)
         return Collected(
             facts, observed_at=at, detail=f"{len(facts.queue_lag)} queues, {len(facts.alert_history)} alert series"
         )
