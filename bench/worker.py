@@ -22,7 +22,7 @@ T_START = time.perf_counter()
 
 
 def _rss_mib() -> float:
-    """The peak resident set of this process or of its largest child (rules.forked), whichever is larger."""
+    """The peak resident set of this process or of its largest child (a forked parse), whichever is larger."""
     return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024.0
 
 
@@ -49,7 +49,6 @@ def _pieces(view: Any, t: dict[str, Any]) -> None:
     from agent.config import ServeConfig
 
     t0 = time.perf_counter()
-    view.start_checks()  # as View.warm does: some checks in a child process beside the resolution
     _ = view.alerts
     t["resolve_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()

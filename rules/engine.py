@@ -304,11 +304,6 @@ class CheckContext:
         return False
 
 
-def _run_one(check: Any, ctx: CheckContext) -> list[Finding]:
-    with tracer.start_as_current_span(f"check {check.id}"):
-        return list(check().run(ctx))
-
-
 def run_checks(
     graph: OwnershipGraph,
     now: datetime,
@@ -317,29 +312,20 @@ def run_checks(
     *,
     resolver: Any = None,
     alerts: list[Any] | None = None,
-    forked: Any = None,
 ) -> list[Finding]:
     """Every enabled check's findings, severities and snoozes applied, in a stable order.
 
-    `resolver` and `alerts` (every alert rule resolved at `now` by it) share work already done by the caller;
-    `forked` (rules.forked.ForkedChecks) the checks a child process ran meanwhile."""
+    `resolver` and `alerts` (every alert rule resolved at `now` by it) share work already done by the caller."""
     from rules.checks import CHECKS
 
     ctx = CheckContext(graph=graph, now=now, pack=pack or load_pack(), resolver=resolver, resolved=alerts)
-    checks = [c for c in CHECKS if not only or c.id in only]
-    forked_ids = set(forked.ids) if forked is not None else set()
-    found_by: dict[str, list[Finding]] = {}
-    for check in checks:  # in-process first; the child's last, it has had the most time to finish
-        if check.id not in forked_ids:
-            found_by[check.id] = _run_one(check, ctx)
-    if forked is not None:
-        got = forked.results()  # {} when the child failed: its checks run here
-        for check in checks:
-            if check.id in forked_ids:
-                found_by[check.id] = got[check.id] if check.id in got else _run_one(check, ctx)
     out: list[Finding] = []
-    for check in checks:
-        for f in found_by[check.id]:
+    for check in CHECKS:
+        if only and check.id not in only:
+            continue
+        with tracer.start_as_current_span(f"check {check.id}"):
+            found = list(check().run(ctx))
+        for f in found:
             if not ctx.enabled(f.check, f.service) or ctx.snoozed(f):
                 continue
             f.severity = ctx.severity(f.check, f.severity, f.service)

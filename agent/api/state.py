@@ -49,7 +49,6 @@ class View:
         self._service_pages_json: dict[str, bytes] = {}
         self._by_service: dict[str, list[AlertPaging]] | None = None
         self._metrics: dict[tuple[Any, ...], list[Metric]] = {}
-        self._forked: Any = None  # rules.forked.ForkedChecks started by start_checks
 
     @property
     def id(self) -> int | None:
@@ -60,19 +59,7 @@ class View:
         from rules.engine import run_checks
 
         with self.lock:
-            forked, self._forked = self._forked, None
-            return run_checks(
-                self.graph, self.now, self.pack, resolver=self.resolver, alerts=self.alerts, forked=forked
-            )
-
-    def start_checks(self) -> None:
-        """Start the checks that read no paging answer in a child process, to run beside the resolution of
-        every alert (large organisations only, see rules.forked); `findings` collects them."""
-        with self.lock:
-            if self._forked is None and "findings" not in self.__dict__ and "alerts" not in self.__dict__:
-                from rules.forked import fork_checks
-
-                self._forked = fork_checks(self.graph, self.now, self.pack, self.resolver)
+            return run_checks(self.graph, self.now, self.pack, resolver=self.resolver, alerts=self.alerts)
 
     @cached_property
     def alerts(self) -> list[AlertPaging]:
@@ -142,7 +129,6 @@ class View:
         """Compute what every scrape and most requests need before the view is published."""
         from agent.gcpause import bulk_build
 
-        self.start_checks()
         with bulk_build():  # the answers live as long as the view
             _ = self.findings, self.alerts, self.summary
             self.metrics(bounds)

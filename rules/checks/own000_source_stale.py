@@ -11,7 +11,6 @@ from rules.findings import Evidence, Finding, Fix, Severity
 
 class SourceStale:
     id: ClassVar[str] = "OWN000"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "warning"
     summary: ClassVar[str] = "a source failed or is stale: the answers that depend on it may be wrong"
 

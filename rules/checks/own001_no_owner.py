@@ -11,7 +11,6 @@ from rules.findings import Evidence, Finding, Fix, Severity
 
 class NoOwner:
     id: ClassVar[str] = "OWN001"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "critical"
     summary: ClassVar[str] = "service with no owning team, or a team with nobody on call"
 

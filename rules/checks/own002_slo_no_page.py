@@ -194,7 +194,6 @@ def _fmt(seconds: float | None) -> str:
 
 class SLONoPage:
     id: ClassVar[str] = "OWN002"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "warning"
     summary: ClassVar[str] = "SLO with no paging burn-rate alert (or only a slow-burn window)"
 

@@ -48,7 +48,6 @@ def policies_in_use(ctx: CheckContext) -> list[tuple[PDEscalationPolicy, list[PD
 
 class CoverageGap:
     id: ClassVar[str] = "OWN005"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "critical"
     summary: ClassVar[str] = "escalation policy with hours in the next 14 days where no level has anyone"
 

@@ -29,7 +29,6 @@ def signals_for(ctx: CheckContext, prometheus: str) -> tuple[list[str], set[str]
 
 class NeverFires:
     id: ClassVar[str] = "OWN007"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "warning"
     summary: ClassVar[str] = "alert that can never fire: its expr needs metrics that no series has"
 

@@ -252,7 +252,6 @@ def queue_alert_rules_yaml(
 
 class QueueUnwatched:
     id: ClassVar[str] = "OWN009"
-    needs_alerts: ClassVar[bool] = False  # no paging answer read: may run beside the resolution (rules.forked)
     severity: ClassVar[Severity] = "warning"
     summary: ClassVar[str] = "queue with lag or backlog metrics and no alert on them"
 
