@@ -22,6 +22,17 @@ pytest_plugins = ["reports.reports_support"]
 
 REPO_ROOT = TESTS_DIR.parent
 
+# the on-disk caches (parsed rules, PagerDuty exports, file sources) in a folder of the test run's own, not
+# the user's ~/.cache: a run starts cold and leaves nothing behind (a caller's own OWNERSHIP_CACHE_DIR wins)
+if "OWNERSHIP_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    _cache = tempfile.mkdtemp(prefix="ownership-test-cache-")
+    os.environ["OWNERSHIP_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, True)
+
 
 # ===================================================================================
 # BEGIN real-server fixtures (Prometheus, Alertmanager, PostgreSQL) - see servers.py
