@@ -312,13 +312,9 @@ class PagingResolver:
                         )
                         seen[key] = path
                         mine.append(path)
-                for p in mine:
-                    if p.outcome == "pages":
-                        pages = True
-                    elif p.outcome == "notifies":
-                        notifies = True
-                    if p.pagerduty_service:
-                        pd_services.append(p.pagerduty_service)
+                got_pages, got_notifies, got_services = _outcomes(mine)
+                pages, notifies = pages or got_pages, notifies or got_notifies
+                pd_services += got_services
                 paths += mine
         name = rule.name
         fixed = labels.fixed
@@ -390,20 +386,15 @@ class PagingResolver:
         hit = self._plans.get(key)
         if hit is None:
             out: list[tuple[dict[str, Any], set[str], float, int | None]] = []
+            kept: list[PagingPath] = []
             seen: set[tuple[str | None, ...]] = set()
-            pages = notifies = False
-            pd_services: list[str] = []
             for proto, minutes, merge_key in self._protos_of(key, am, tree, ls, at):
                 if merge_key in seen:
                     continue  # merging an empty condition changes nothing
                 seen.add(merge_key)
                 out.append((proto.__dict__, proto.model_fields_set | _CONDITION, proto.group_wait_s, minutes))
-                if proto.outcome == "pages":
-                    pages = True
-                elif proto.outcome == "notifies":
-                    notifies = True
-                if proto.pagerduty_service:
-                    pd_services.append(proto.pagerduty_service)
+                kept.append(proto)
+            pages, notifies, pd_services = _outcomes(kept)
             hit = _Plan(tuple(out), pages, notifies, tuple(pd_services))
             if len(self._plans) >= 200_000:
                 self._plans.clear()
@@ -799,6 +790,20 @@ def _alert_paging(values: dict[str, Any]) -> AlertPaging:
 
 
 _CONDITION = frozenset(("condition",))
+
+
+def _outcomes(paths: Iterable[PagingPath]) -> tuple[bool, bool, list[str]]:
+    """Whether any of the paths pages, whether any only notifies, and the PagerDuty services they reach."""
+    pages = notifies = False
+    services: list[str] = []
+    for p in paths:
+        if p.outcome == "pages":
+            pages = True
+        elif p.outcome == "notifies":
+            notifies = True
+        if p.pagerduty_service:
+            services.append(p.pagerduty_service)
+    return pages, notifies, services
 
 
 def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | None) -> PagingPath:
