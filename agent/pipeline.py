@@ -221,6 +221,7 @@ def _outcome(c: Any, fut: Future, prev: dict, taken_at: datetime, now: datetime)
             last_success_at=observed,
             duration_s=round(dur, 4),
             detail=detail,
+            facts_key=getattr(collected, "facts_key", None),  # (a plugin's result may predate the field)
         ),
         facts=collected.facts,
     )

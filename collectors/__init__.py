@@ -24,6 +24,9 @@ class Collected:
     facts: SourceFacts
     observed_at: datetime | None = None  # when the source itself observed them (recordings), else now
     detail: str | None = None
+    # a digest of everything the facts depend on (the code, the config, each input file's content) when they
+    # came from or were just written to an on-disk cache; None otherwise (see SourceStatus.facts_key)
+    facts_key: str | None = None
 
 
 class Collector(Protocol):

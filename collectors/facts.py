@@ -557,6 +557,12 @@ class SourceStatus(Fact):
     error: str | None = None
     duration_s: float = 0.0
     detail: str | None = None
+    # A digest naming the facts' content when they came from (or were just written to) an on-disk cache
+    # keyed by the code, the config and every input file (collectors.Collected.facts_key): equal keys, equal
+    # facts, so the store copies the text it holds for the key instead of serialising the facts again
+    # (Store.save). Kept out of every JSON and repr (`exclude`, `repr=False`): the API and logs are unchanged,
+    # only the store's column holds it. None: a live source, no cache, a failed collection.
+    facts_key: str | None = Field(default=None, exclude=True, repr=False)
 
 
 class SourceResult(Fact):

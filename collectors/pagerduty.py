@@ -7,6 +7,7 @@ transport, e.g. one that sends the https URL to a local fake).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 from agent.config import PagerDutySource
 from collectors import Collected
 from collectors.facts import PagerDutyFacts
-from collectors.pagerduty_export import ExportCache, load_export_dir
+from collectors.pagerduty_export import ExportCache, load_export_dir_keyed
 
 
 class PagerDutyCollector:
@@ -32,8 +33,11 @@ class PagerDutyCollector:
 
     def collect(self) -> Collected:
         if self.config.export_dir:
-            facts = load_export_dir(self.base / self.config.export_dir, self.name, ExportCache.default())
-            return Collected(facts, detail=f"{len(facts.services)} services, {len(facts.incidents)} incidents")
+            facts, key = load_export_dir_keyed(self.base / self.config.export_dir, self.name, ExportCache.default())
+            if key is not None:  # the config too (hashed: it may name a token's file or variable)
+                key = hashlib.sha256(f"{key}\0{self.config.model_dump_json()}".encode()).hexdigest()
+            detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents"
+            return Collected(facts, detail=detail, facts_key=key)
         from collectors.pagerduty_live import LiveReader
 
         reader = LiveReader(self.config, self.base, self.now or datetime.now(UTC), transport=self.transport)

@@ -328,6 +328,14 @@ def load_export_dir(
 ) -> PagerDutyFacts:
     """The facts of an export folder; from `cache` (on disk) when its files are those of the cached entry.
     A large export missing from the cache is parsed in a forked child (`fork`, see FORK_MIN_BYTES)."""
+    return load_export_dir_keyed(path, source, cache, fork=fork)[0]
+
+
+def load_export_dir_keyed(
+    path: Path | str, source: str = "pagerduty", cache: ExportCache | None = None, *, fork: bool = True
+) -> tuple[PagerDutyFacts, str | None]:
+    """`load_export_dir`, and the content key of the facts (`ExportCache.facts_key`) when they came from or
+    were just written to `cache` (None without a cache)."""
     d = Path(path)
     if not d.is_dir():
         raise InputError("PagerDuty export folder not found", file=str(d))
@@ -335,11 +343,11 @@ def load_export_dir(
         if not (d / f"{ep}.json").exists():
             raise InputError(f"missing {ep}.json in the export folder", file=str(d))
     if cache is not None:
-        hit = cache.get(str(d))
+        hit = cache.get_keyed(str(d))
         if hit is not None:
             return hit
         if fork and fork_allowed() and _export_bytes(d) >= FORK_MIN_BYTES and _parsed_in_child(d, source, cache):
-            hit = cache.get(str(d))
+            hit = cache.get_keyed(str(d))
             if hit is not None:
                 return hit
     # one endpoint's file at a time, so a large export's text and parsed JSON are not all in memory at once
@@ -362,11 +370,13 @@ def load_export_dir(
         out[ep] = fast if fast is not None else _convert(ep, _list_body(ep, f, text), source, str(f))
     entry = _encode(out) if cache is not None else None  # (before _finish sets the acknowledgements)
     facts = _finish(out)
+    key = None
     if cache is not None and entry is not None:  # (only here: an export that fails is never cached)
         cache.put(str(d), tuple(digests), entry)
+        key = cache.facts_key(str(d), tuple(digests))
         del entry
         release_freed_heap()  # what encoding and pickling the entry used: ~70 MB on L stayed resident
-    return facts
+    return facts, key
 
 
 def _list_body(ep: str, f: Path, text: str) -> list[dict]:
@@ -591,6 +601,11 @@ class ExportCache:
     def get(self, folder: str) -> PagerDutyFacts | None:
         """The facts of the folder when its files have the content of the cached entry, else None (no entry,
         another content, a malformed entry: a miss, never an error)."""
+        hit = self.get_keyed(folder)
+        return hit[0] if hit is not None else None
+
+    def get_keyed(self, folder: str) -> tuple[PagerDutyFacts, str] | None:
+        """`get`, and the entry's content key (`facts_key`)."""
         try:
             with self._file(folder).open("rb") as f:
                 key = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
@@ -599,7 +614,12 @@ class ExportCache:
                 out = _decode(pickle.load(f))  # noqa: S301
         except (*CACHE_ERRORS, IndexError, KeyError):
             return None
-        return _finish(out)
+        return _finish(out), self.facts_key(*key)
+
+    def facts_key(self, folder: str, digests: tuple[tuple[str, str | None], ...]) -> str:
+        """A digest of what an entry's facts depend on: the code (the salt), the folder and each file's digest
+        (the store keeps it beside the facts: the same key, the same facts; see SourceStatus.facts_key)."""
+        return hashlib.sha256(f"{self._salt}\0{folder}\0{digests!r}".encode()).hexdigest()
 
     def put(self, folder: str, digests: tuple[tuple[str, str | None], ...], entry: tuple) -> None:
         """Write the folder's entry (`_encode`) atomically; a cache that cannot be written is skipped, never an

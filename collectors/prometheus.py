@@ -7,6 +7,7 @@ rule files are also configured), `external_labels` and `alert_relabel_configs` f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,9 +18,30 @@ from collectors import Collected, SourceCollector, expand_globs
 from collectors.facts import Location, PrometheusFacts, Rule
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
-from collectors.prometheus_rules import RuleFileCache, load_rule_files
+from collectors.prometheus_rules import CACHED_CODE as RULES_CODE
+from collectors.prometheus_rules import RuleFileCache, code_salt, load_rule_files
+from collectors.yamlfile import file_digest
 
 log = logging.getLogger("ownership.collect")
+
+# the code the facts read from files depend on (their content key, `_facts_key`): the rule cache's and this
+FACTS_FORMAT = 1
+_FACTS_CODE = (
+    *RULES_CODE,
+    "collectors/prometheus.py",
+    "collectors/prometheus_config.py",
+    "collectors/__init__.py",
+    "collectors/durations.py",
+    "agent/config.py",
+    "agent/errors.py",
+)
+
+
+def _digest_or_none(path: Path) -> str | None:
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
 
 
 def api_data(api: JsonApi, path: str, params: Any = None) -> Any:
@@ -66,17 +88,45 @@ class PrometheusCollector(SourceCollector):
 
     def collect(self) -> Collected:
         if self.config.url:
-            return self._collect_live()
-        facts, files = self._from_files()
-        return Collected(facts, detail=f"{len(facts.rules)} rules in {len(files)} files")
+            return self._collect_live()  # (no facts_key: what a server answers is not in a file)
+        cache = RuleFileCache.default()
+        digests: list[tuple[str, str]] | None = [] if cache is not None else None
+        facts, files = self._from_files(cache, digests)
+        detail = f"{len(facts.rules)} rules in {len(files)} files"
+        return Collected(facts, detail=detail, facts_key=self._facts_key(digests))
 
     # -- files -----------------------------------------------------------------------
-    def _from_files(self) -> tuple[PrometheusFacts, list[Path]]:
+    def _facts_key(self, digests: list[tuple[str, str]] | None) -> str | None:
+        """The facts' content key (SourceStatus.facts_key) with the rule file cache on: the code, the config
+        (hashed: it may name a secret), the folder, prometheus.yml's digest and every rule file's path and
+        content hash as parsed (in order). None without the cache, or when prometheus.yml changed while it
+        was read (its digest before and after differ: the facts could be of either)."""
+        if digests is None:
+            return None
+        h = hashlib.sha256()
+        parts = [f"{FACTS_FORMAT}|{code_salt(_FACTS_CODE)}", self.config.model_dump_json(), str(self.base)]
+        if self.config.config_file:
+            if self._config_digest is None:
+                return None
+            parts.append(self._config_digest)
+        parts.append(repr(digests))
+        for part in parts:
+            h.update(part.encode())
+            h.update(b"\0")
+        return h.hexdigest()
+
+    def _from_files(
+        self, cache: RuleFileCache | None = None, digests: list[tuple[str, str]] | None = None
+    ) -> tuple[PrometheusFacts, list[Path]]:
         facts = PrometheusFacts()
         files: list[Path] = []
+        self._config_digest: str | None = None
         if self.config.config_file:
             cfg_path = self.base / self.config.config_file
+            before = _digest_or_none(cfg_path)
             cfg = load_prometheus_config(cfg_path)
+            after = _digest_or_none(cfg_path)
+            self._config_digest = before if before == after else None
             facts.external_labels = cfg.external_labels
             facts.alert_relabel_configs = cfg.alert_relabel_configs
             facts.alertmanagers = cfg.alertmanagers
@@ -84,7 +134,7 @@ class PrometheusCollector(SourceCollector):
             files.extend(expand_globs(cfg_path.parent, cfg.rule_files))
         files.extend(expand_globs(self.base, self.config.rule_files))
         files = list(dict.fromkeys(files))
-        facts.rules.extend(load_rule_files(files, RuleFileCache.default()))
+        facts.rules.extend(load_rule_files(files, cache, digests))
         facts.rule_files.extend(str(f) for f in files)
         return facts, files
 

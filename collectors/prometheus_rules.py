@@ -45,6 +45,7 @@ _CODE = (
     "rules/checks/own002_slo_no_page.py",
     "rules/checks/own009_queue_unwatched.py",
 )
+CACHED_CODE = _CODE  # (collectors.prometheus adds its own modules for the key of its facts)
 
 
 def cache_root() -> Path | None:
@@ -221,13 +222,18 @@ def check_expr(expr: str) -> str | None:
     return facts(expr).error
 
 
-def load_rule_file(path: Path | str, cache: RuleFileCache | None = None) -> list[Rule]:
+def load_rule_file(
+    path: Path | str, cache: RuleFileCache | None = None, digests: list[tuple[str, str]] | None = None
+) -> list[Rule]:
     """Every rule in a plain rule file or PrometheusRule resources (multi-document).
 
-    Unchanged files come from the in-process cache, then from `cache` on disk when given."""
+    Unchanged files come from the in-process cache, then from `cache` on disk when given. `digests`: where to
+    append (path, content hash) of the text parsed."""
     p = Path(path)
     text = read_text(p)
     key = (str(p), content_hash(text))
+    if digests is not None:
+        digests.append(key)
     cached = _CACHE.get(key)
     if cached is not None:
         return cached
@@ -247,7 +253,9 @@ def load_rule_file(path: Path | str, cache: RuleFileCache | None = None) -> list
     return rules
 
 
-def load_rule_files(paths: list[Path], cache: RuleFileCache | None = None) -> list[Rule]:
+def load_rule_files(
+    paths: list[Path], cache: RuleFileCache | None = None, digests: list[tuple[str, str]] | None = None
+) -> list[Rule]:
     """The rules of every file, in order (each through the caches of `load_rule_file`).
 
     Parsing is not spread over worker processes: measured on 13,000 rules, starting them and moving the
@@ -255,7 +263,7 @@ def load_rule_files(paths: list[Path], cache: RuleFileCache | None = None) -> li
     do not help either)."""
     out: list[Rule] = []
     for p in paths:
-        out.extend(load_rule_file(p, cache))
+        out.extend(load_rule_file(p, cache, digests))
     return out
 
 

@@ -101,16 +101,19 @@ class SourceCache:
         file = self._file(kind, name, base)
         hit = self._get(file, key)
         if hit is not None:
-            collected, logged = hit
+            collected, logged, read = hit
             for logger, level, msg in logged:
                 logging.getLogger(logger).log(level, "%s", msg)
+            collected.facts_key = facts_key(key, read)
             return collected
         reads: list[Path] = []
         with _Warnings() as captured:
             collected = collect(reads)  # an error goes up: nothing is written
         if digests(inputs) == before:  # (else a file changed while it was read: the entry could be either)
             entry = (collected.facts, collected.observed_at, collected.detail, captured.records)
-            write_cached(file, (key, digests(reads)), entry)
+            read = digests(reads)
+            write_cached(file, (key, read), entry)
+            collected.facts_key = facts_key(key, read)
         return collected
 
     def _key(self, kind: str, config: str, base: Path, code: tuple[str, ...], inputs: Digests) -> str:
@@ -121,9 +124,9 @@ class SourceCache:
             h.update(b"\0")
         return h.hexdigest()
 
-    def _get(self, file: Path, key: str) -> tuple[Collected, list[tuple[str, int, str]]] | None:
-        """The entry's collection and warnings when its key is `key` and the files it lists are unchanged;
-        else None (no entry, another key, a malformed entry: a miss, never an error)."""
+    def _get(self, file: Path, key: str) -> tuple[Collected, list[tuple[str, int, str]], Digests] | None:
+        """The entry's collection, warnings and the further files it lists when its key is `key` and those
+        files are unchanged; else None (no entry, another key, a malformed entry: a miss, never an error)."""
         try:
             with file.open("rb") as f:
                 head = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
@@ -142,7 +145,13 @@ class SourceCache:
             or not isinstance(logged, list)
         ):
             return None
-        return Collected(facts, observed_at=observed_at, detail=detail), logged
+        return Collected(facts, observed_at=observed_at, detail=detail), logged, reads
+
+
+def facts_key(key: str, reads: Digests) -> str:
+    """The content key of an entry's facts (Collected.facts_key): its key (code, config, named files) and the
+    digests of the further files the collection read."""
+    return hashlib.sha256(f"{key}\0{reads!r}".encode()).hexdigest()
 
 
 class _Warnings(logging.Handler):

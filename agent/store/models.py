@@ -5,7 +5,7 @@ the ORM's import alone was 60-80 ms of every process's start (the serve process,
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -32,4 +32,7 @@ source_runs = Table(
     Column("duration_s", Float, nullable=False, default=0.0),
     Column("detail", Text, nullable=True),
     Column("facts_json", Text, nullable=True),
+    # SourceStatus.facts_key: equal keys, equal facts (Store.save copies the text of the newest such row)
+    Column("facts_key", String(64), nullable=True),
+    Index("ix_source_runs_facts_key", "name", "kind", "facts_key"),
 )

@@ -225,3 +225,95 @@ def test_save_in_background_in_memory_sqlite_is_the_same_database(org: Path) -> 
     assert store.save_in_background(snap).result(timeout=60) == snap.id
     back = store.latest()
     assert back is not None and back.id == snap.id
+
+
+# --------------------------------------------------------------------------- facts copied by content key
+
+
+def _stored_texts(store: Store, snapshot_id: int) -> dict[str, str | None]:
+    with store.engine.connect() as c:
+        rows = c.exec_driver_sql(
+            f"select name, facts_json from source_runs where snapshot_id = {int(snapshot_id)} order by id"
+        ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _count_serialised(monkeypatch: pytest.MonkeyPatch, snaps: list[Snapshot]) -> list[str]:
+    """Count `model_dump_json` calls on the facts of these snapshots' sources (their kinds, in call order)."""
+    calls: list[str] = []
+    for cls in {type(s.facts) for snap in snaps for s in snap.sources if s.facts is not None}:
+        original = cls.model_dump_json
+
+        def counting(self, *a, _original=original, **kw):  # type: ignore[no-untyped-def]
+            calls.append(self.kind)
+            return _original(self, *a, **kw)
+
+        monkeypatch.setattr(cls, "model_dump_json", counting)
+    return calls
+
+
+def _with_facts(kind: str, key: str | None, facts) -> SourceResult:  # type: ignore[no-untyped-def]
+    status = SourceStatus(name=kind, kind=kind, ok=True, collected_at=NOW, facts_key=key)
+    return SourceResult(status=status, facts=facts)
+
+
+def test_the_store_copies_the_facts_of_a_row_with_the_same_key(store: Store) -> None:
+    """A source whose `facts_key` a stored row of the same source has gets that row's text (the store trusts
+    the key: here the facts differ on purpose, to see which text was kept); another key, or none, is
+    serialised."""
+    from collectors.facts import Rule, SLOFacts
+
+    store.migrate()
+
+    def save(key: str | None, facts: SLOFacts) -> SLOFacts:
+        sid = store.save(Snapshot(taken_at=NOW, now=NOW, sources=[_with_facts("slo", key, facts)]))
+        got = store.get(sid)
+        assert got is not None and isinstance(got.sources[0].facts, SLOFacts)
+        return got.sources[0].facts
+
+    one, two = SLOFacts(), SLOFacts(generated_rules=[Rule(type="recording", name="a:b", expr="vector(1)", group="g")])
+    assert save("k1", one) == one
+    assert save("k1", two) == one  # copied: the text of the first row
+    assert save("k2", two) == two  # another key: serialised
+    assert save(None, one) == one  # no key: serialised
+    assert save("k2", one) == two  # the newest row with that key
+    # another source with the same key is not a match
+    sid = store.save(Snapshot(taken_at=NOW, now=NOW, sources=[_with_facts("slo2", "k1", two)]))
+    got = store.get(sid)
+    assert got is not None and got.sources[0].facts == two
+
+
+def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
+    store: Store, org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Collected twice from unchanged files through the on-disk caches, every source's facts are copied from
+    the first snapshot's rows (no `model_dump_json`) and read back the same; a changed file's source, or one
+    without a key, is serialised."""
+    monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    store.migrate()
+    loaded = load_config(org / "ownership.yaml")
+    first = collect(loaded, NOW)
+    second = collect(loaded, NOW + timedelta(hours=1), previous=first)
+    (org / "catalog.yaml").write_text((org / "catalog.yaml").read_text() + "\n# changed\n")
+    third = collect(loaded, NOW + timedelta(hours=2), previous=second)
+    next(s for s in third.sources if s.status.kind == "slo").status.facts_key = None
+    calls = _count_serialised(monkeypatch, [first, second, third])
+    kinds = [s.status.kind for s in first.sources]
+    assert all(s.status.facts_key for s in first.sources)
+
+    id1 = store.save(first)
+    assert sorted(calls) == sorted(kinds)  # nothing stored yet: every source serialised
+    calls.clear()
+    id2 = store.save(second)
+    assert calls == []  # every source copied
+    assert _stored_texts(store, id2) == _stored_texts(store, id1)
+    latest = store.latest()
+    assert latest is not None and latest.id == id2
+    assert [s.facts for s in latest.sources] == [s.facts for s in second.sources]
+    assert latest.model_dump(exclude={"id"}) == second.model_dump(exclude={"id"})
+
+    store.save(third)
+    assert sorted(calls) == ["catalog", "slo"]  # the changed file's source, and the one without a key
+    latest = store.latest()
+    assert latest is not None
+    assert latest.model_dump(exclude={"id"}) == third.model_dump(exclude={"id"})
