@@ -104,7 +104,7 @@ class Store:
                     facts_json = src.facts.model_dump_json(by_alias=True)
                 else:
                     facts_json = None
-                conn.execute(
+                got = conn.execute(
                     insert(source_runs).values(
                         snapshot_id=sid,
                         name=st.name,
@@ -121,6 +121,16 @@ class Store:
                     )
                 )
                 del facts_json
+                if same is not None and src.facts is not None:
+                    # the row copied from went away meanwhile (another process's retention): write the text
+                    c = source_runs.c
+                    row_id = got.inserted_primary_key[0] if got.inserted_primary_key else None
+                    if conn.execute(select(c.facts_json.is_(None)).where(c.id == row_id)).scalar():
+                        conn.execute(
+                            source_runs.update()
+                            .where(c.id == row_id)
+                            .values(facts_json=src.facts.model_dump_json(by_alias=True))
+                        )
             return sid
 
     @staticmethod

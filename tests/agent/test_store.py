@@ -317,3 +317,16 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     latest = store.latest()
     assert latest is not None
     assert latest.model_dump(exclude={"id"}) == third.model_dump(exclude={"id"})
+
+
+def test_a_row_gone_before_its_copy_is_serialised_instead(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row a source's text is copied from may be deleted in between (another process's retention): the
+    copy then comes out empty and the facts are serialised instead, never stored as missing."""
+    from collectors.facts import Rule, SLOFacts
+
+    store.migrate()
+    facts = SLOFacts(generated_rules=[Rule(type="recording", name="a:b", expr="vector(1)", group="g")])
+    monkeypatch.setattr(Store, "_same_facts", staticmethod(lambda *a: 10**9))  # no such row any more
+    sid = store.save(Snapshot(taken_at=NOW, now=NOW, sources=[_with_facts("slo", "k1", facts)]))
+    got = store.get(sid)
+    assert got is not None and got.sources[0].facts == facts
