@@ -1,7 +1,7 @@
 """Whether work may be forked off to a child process (the PagerDuty export's parse).
 
 One interpreter computes on one core; the benchmark's machine has two. Forked children share the
-parent's memory copy-on-write and report back through a pipe or the on-disk cache. `OWNERSHIP_FORK=0`
+parent's memory copy-on-write and report back through the on-disk cache. `OWNERSHIP_FORK=0`
 keeps everything in-process (e.g. where a sandbox forbids fork, or to measure without).
 """
 
