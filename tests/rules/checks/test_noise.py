@@ -116,27 +116,26 @@ def _incidents(
     return incs, logs
 
 
-def _run(
+def _snapshot(
+    services: list[str],
+    rules: list[Rule],
     history: list[AlertHistory],
-    incidents: Sequence[PDIncident] = (),
-    logs: Sequence[PDLogEntry] = (),
-    params: dict | None = None,
-    rules: list[Rule] | None = None,
-) -> list[Finding]:
-    snap = Snapshot(
+    incidents: Sequence[PDIncident],
+    logs: Sequence[PDLogEntry],
+) -> Snapshot:
+    """A catalog of these services (each `<name>-team`'s, selecting `service=<name>`), the rules, the alert
+    history and the PagerDuty incidents and log entries."""
+    return Snapshot(
         taken_at=NOW,
         now=NOW,
         sources=[
             SourceResult(
                 status=_status("catalog", "catalog"),
                 facts=CatalogFacts(
-                    services=[Service(name="web", team="web-team", alert_selectors=[{"service": "web"}])]
+                    services=[Service(name=s, team=f"{s}-team", alert_selectors=[{"service": s}]) for s in services]
                 ),
             ),
-            SourceResult(
-                status=_status("prom", "prometheus"),
-                facts=PrometheusFacts(rules=rules if rules is not None else [_rule(n) for n in ALERTS]),
-            ),
+            SourceResult(status=_status("prom", "prometheus"), facts=PrometheusFacts(rules=rules)),
             SourceResult(status=_status("signals", "prometheus_signals"), facts=SignalsFacts(alert_history=history)),
             SourceResult(
                 status=_status("pagerduty", "pagerduty"),
@@ -144,6 +143,16 @@ def _run(
             ),
         ],
     )
+
+
+def _run(
+    history: list[AlertHistory],
+    incidents: Sequence[PDIncident] = (),
+    logs: Sequence[PDLogEntry] = (),
+    params: dict | None = None,
+    rules: list[Rule] | None = None,
+) -> list[Finding]:
+    snap = _snapshot(["web"], rules if rules is not None else [_rule(n) for n in ALERTS], history, incidents, logs)
     pack = load_pack()
     if params:
         extra = RulePack(
@@ -362,23 +371,7 @@ def test_indexed_check_finds_what_a_scan_of_every_incident_finds(in_order: bool)
         )
     if in_order:
         incs.sort(key=lambda i: i.created_at)
-    snap = Snapshot(
-        taken_at=NOW,
-        now=NOW,
-        sources=[
-            SourceResult(
-                status=_status("catalog", "catalog"),
-                facts=CatalogFacts(
-                    services=[Service(name=s, team=f"{s}-team", alert_selectors=[{"service": s}]) for s in services]
-                ),
-            ),
-            SourceResult(status=_status("prom", "prometheus"), facts=PrometheusFacts(rules=rules)),
-            SourceResult(status=_status("signals", "prometheus_signals"), facts=SignalsFacts(alert_history=history)),
-            SourceResult(
-                status=_status("pagerduty", "pagerduty"), facts=PagerDutyFacts(incidents=incs, log_entries=logs)
-            ),
-        ],
-    )
+    snap = _snapshot(services, rules, history, incs, logs)
     for overrides in (
         [],
         [
