@@ -176,7 +176,6 @@ class ResolvedSettings:
     params: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
     severity: Severity | None = None
-    durations: dict[tuple[str, str], float] = field(default_factory=dict)  # `CheckContext.duration`'s
 
 
 @dataclass
@@ -268,21 +267,13 @@ class CheckContext:
         return r.params.get(name, default)
 
     def duration(self, check_id: str, name: str, service: str | None, default: str) -> float:
-        """A duration param in seconds (`parse_duration` of its text), parsed once per distinct settings:
-        checks read one per alert (90,000 parses on a large organisation). Remembered per question too:
-        asking the settings again for each of 90,000 items was most of the time of OWN011 and OWN013."""
+        """A duration param in seconds (`parse_duration` of its text), parsed once per question: checks read
+        one per alert (90,000 parses, and as many settings lookups, were most of OWN011's and OWN013's time on
+        a large organisation)."""
         key = (check_id, name, service, default)
         v = self._durations.get(key)
         if v is None:
-            v = self._durations[key] = self._duration(check_id, name, service, default)
-        return v
-
-    def _duration(self, check_id: str, name: str, service: str | None, default: str) -> float:
-        r = self.settings(check_id, service)
-        key = (name, default)
-        v = r.durations.get(key)
-        if v is None:
-            v = r.durations[key] = parse_duration(str(r.params.get(name, default)))
+            v = self._durations[key] = parse_duration(str(self.param(check_id, name, service, default)))
         return v
 
     def enabled(self, check_id: str, service: str | None = None) -> bool:

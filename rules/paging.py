@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from collectors.facts import AlertHistory, AlertmanagerFacts, Matcher, PDService, Receiver, Route, Rule, trusted
+from rules.engine import incident_window
 from rules.graph import OwnershipGraph, SourcedRule
 from rules.labelsets import AlertLabeller, AlertLabels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
@@ -598,12 +599,12 @@ class PagingResolver:
             # a name of word characters matches `\bname\b` exactly when it is a whole word of the title
             words = self._high_urgency_words(at)
             return sum(words[s][alertname] for s in wanted if s in words)
-        since = at - timedelta(days=30)
         pat = re.compile(rf"\b{re.escape(alertname)}\b")
+        incidents = self.g.pagerduty.incidents
         return sum(
             1
-            for i in self.g.pagerduty.incidents
-            if i.service_id in wanted and since <= i.created_at <= at and i.urgency == "high" and pat.search(i.title)
+            for n in incident_window(self.g, at - timedelta(days=30), at)
+            if (i := incidents[n]).service_id in wanted and i.urgency == "high" and pat.search(i.title)
         )
 
     def _high_urgency_words(self, at: datetime) -> dict[str, Counter[str]]:
@@ -612,13 +613,13 @@ class PagingResolver:
         hit = self._words_at.get(at)
         if hit is not None:
             return hit
-        since = at - timedelta(days=30)
         # titles repeat (one per alert and service): split each distinct (service, title) once, then
         # count its words as often as it occurs (200,000 incidents, 5,000 distinct pairs on L)
+        incidents = self.g.pagerduty.incidents
         pairs: Counter[tuple[str, str]] = Counter(
             (i.service_id, i.title)
-            for i in self.g.pagerduty.incidents
-            if since <= i.created_at <= at and i.urgency == "high"
+            for n in incident_window(self.g, at - timedelta(days=30), at)
+            if (i := incidents[n]).urgency == "high"
         )
         out: dict[str, Counter[str]] = {}
         for (service_id, title), times in pairs.items():

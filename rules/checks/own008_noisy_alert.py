@@ -236,8 +236,7 @@ class NoisyAlert:
             if everything or name in by_name or name in by_token or name not in names:
                 for s in a.services or [None]:
                     groups.setdefault((name, s), []).append(a)
-        todo = list(groups.items())
-        for (name, service), alerts in sorted(todo, key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        for (name, service), alerts in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             t = of_service[service]
             history, hsources, hwindow = self._history(ctx, name, service)
             incidents = self._incidents(ctx, name, alerts, by_token)
