@@ -11,7 +11,9 @@ import operator
 import os
 import pickle
 import re
+import signal
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from itertools import compress, count, repeat
@@ -294,10 +296,13 @@ def _line_of_id(file: str | None, ident: str | None) -> int | None:
 
 # A large export is parsed in a forked child that writes the cache entry, and read from there: the collectors
 # run in threads under one GIL, so the parse (L: 2.9 s of CPU, +0.8 s for the entry) otherwise takes its
-# time from the rule files' parse beside it; the child has the second core. The parent waits in waitpid
-# (without the GIL) and pays for a hit (0.6 s). Smaller exports are not worth a fork. A child that fails
+# time from the rule files' parse beside it; the child has the second core. The parent polls waitpid
+# (sleeping, without the GIL) and pays for a hit (0.6 s). Smaller exports are not worth a fork. A child that fails
 # (a bad export) leaves no entry, and the parent parses as it always did: the same errors.
 FORK_MIN_BYTES = 20 * 1024 * 1024
+# A forked child of a threaded process could block on a lock another thread held at the fork (none is on the
+# parse's path that we know of): past this wait the child is killed and the parent parses itself.
+FORK_WAIT_S = 300.0
 
 
 def _parsed_in_child(d: Path, source: str, cache: ExportCache) -> bool:
@@ -315,8 +320,16 @@ def _parsed_in_child(d: Path, source: str, cache: ExportCache) -> bool:
             pass
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+    deadline = time.monotonic() + FORK_WAIT_S
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return False
+        time.sleep(0.02)
 
 
 def _export_bytes(d: Path) -> int:
@@ -598,14 +611,9 @@ class ExportCache:
         h = hashlib.sha256(f"{self._salt}|{folder}".encode()).hexdigest()
         return self.dir / h[:2] / f"{h}.pickle"
 
-    def get(self, folder: str) -> PagerDutyFacts | None:
-        """The facts of the folder when its files have the content of the cached entry, else None (no entry,
-        another content, a malformed entry: a miss, never an error)."""
-        hit = self.get_keyed(folder)
-        return hit[0] if hit is not None else None
-
     def get_keyed(self, folder: str) -> tuple[PagerDutyFacts, str] | None:
-        """`get`, and the entry's content key (`facts_key`)."""
+        """The facts of the folder when its files have the content of the cached entry, and the entry's content
+        key (`facts_key`); else None (no entry, another content, a malformed entry: a miss, never an error)."""
         try:
             with self._file(folder).open("rb") as f:
                 key = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder

@@ -185,12 +185,18 @@ def test_default_folder_follows_the_environment(tmp_path: Path, monkeypatch: pyt
     assert ExportCache.default() is None
 
 
-@pytest.mark.skipif(not hasattr(pe.os, "fork"), reason="no fork on this system")
+needs_fork = pytest.mark.skipif(
+    not hasattr(pe.os, "fork") or (pe.os.cpu_count() or 1) < 2, reason="no fork, or one core (agent.forks)"
+)
+
+
+@needs_fork
 def test_a_large_export_is_parsed_in_a_child_that_writes_the_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Above FORK_MIN_BYTES a miss is parsed by a forked child into the cache, and this process reads the entry
     (it never parses); a bad export fails in the child and is parsed here: the same error, nothing cached."""
+    monkeypatch.delenv("OWNERSHIP_FORK", raising=False)
     parsed = load_export_dir(EXPORTS[0])
     monkeypatch.setattr(pe, "FORK_MIN_BYTES", 0)
     forks: list[int] = []
@@ -232,3 +238,25 @@ def test_a_large_export_is_parsed_in_a_child_that_writes_the_entry(
     monkeypatch.setenv("OWNERSHIP_FORK", "0")
     load_export_dir(EXPORTS[0], "pagerduty", ExportCache(tmp_path / "cache3"))
     assert len(forks) == 2  # no fork when turned off
+
+
+@needs_fork
+def test_a_child_that_hangs_is_killed_and_the_export_parsed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked child that never finishes (blocked on a lock another thread held at the fork) is killed after
+    FORK_WAIT_S, and this process parses the export itself."""
+    monkeypatch.delenv("OWNERSHIP_FORK", raising=False)
+    monkeypatch.setattr(pe, "FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(pe, "FORK_WAIT_S", 0.5)
+    parent = pe.os.getpid()
+    real_fast_items = pe._fast_items
+
+    def hangs_in_the_child(ep: str, text: str) -> Any:
+        if pe.os.getpid() != parent:
+            pe.time.sleep(3600)
+        return real_fast_items(ep, text)
+
+    monkeypatch.setattr(pe, "_fast_items", hangs_in_the_child)
+    got = load_export_dir(EXPORTS[0], "pagerduty", ExportCache(tmp_path / "cache"))
+    _same(got, load_export_dir(EXPORTS[0]))
