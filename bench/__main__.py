@@ -91,6 +91,10 @@ def _worker(args: list[str], env: dict[str, str], pss: bool = False) -> dict[str
         sampler.start()
     try:
         stdout, stderr = p.communicate(timeout=1800)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
     finally:
         done.set()
         if pss:

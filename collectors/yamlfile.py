@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,9 @@ class Document:
             return None
         return next(iter(entry.values())) if sub is None else entry.get(sub) if isinstance(sub, str) else None
 
-    _node: Any = None
-    _entries: dict[str, ItemLines] | None = None
+    # what line_of / entry_line worked out, once: not the document's content (no part of == or repr)
+    _node: Any = field(default=None, repr=False, compare=False)
+    _entries: dict[str, ItemLines] | None = field(default=None, repr=False, compare=False)
 
 
 def read_text(path: Path) -> str:

@@ -120,11 +120,10 @@ class Store:
                         facts_key=key,
                     )
                 )
-                del facts_json
                 if same is not None and src.facts is not None:
                     # the row copied from went away meanwhile (another process's retention): write the text
                     c = source_runs.c
-                    row_id = got.inserted_primary_key[0] if got.inserted_primary_key else None
+                    row_id = got.inserted_primary_key[0]  # type: ignore[index]
                     if conn.execute(select(c.facts_json.is_(None)).where(c.id == row_id)).scalar():
                         conn.execute(
                             source_runs.update()
