@@ -20,7 +20,7 @@ from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
 from collectors.prometheus_rules import CACHED_CODE as RULES_CODE
 from collectors.prometheus_rules import RuleFileCache, code_salt, load_rule_files
-from collectors.yamlfile import file_digest
+from collectors.source_cache import digests as file_digests
 
 log = logging.getLogger("ownership.collect")
 
@@ -35,13 +35,6 @@ _FACTS_CODE = (
     "agent/config.py",
     "agent/errors.py",
 )
-
-
-def _digest_or_none(path: Path) -> str | None:
-    try:
-        return file_digest(path)
-    except OSError:
-        return None
 
 
 def api_data(api: JsonApi, path: str, params: Any = None) -> Any:
@@ -123,9 +116,9 @@ class PrometheusCollector(SourceCollector):
         self._config_digest: str | None = None
         if self.config.config_file:
             cfg_path = self.base / self.config.config_file
-            before = _digest_or_none(cfg_path)
+            before = file_digests([cfg_path])[0][1]
             cfg = load_prometheus_config(cfg_path)
-            after = _digest_or_none(cfg_path)
+            after = file_digests([cfg_path])[0][1]
             self._config_digest = before if before == after else None
             facts.external_labels = cfg.external_labels
             facts.alert_relabel_configs = cfg.alert_relabel_configs

@@ -811,13 +811,9 @@ def _own_copy(proto: PagingPath, cond: dict[str, str], time_to_page_s: float | N
     """A path of one alert from a shared one (`_paths_of`): its own condition, time to page and lists
     (the PersonRef/LevelRef models in them stay shared, read-only, as `_service_answer`'s always were);
     the fields set are those of the path built for the alert and its condition assigned."""
-    values = proto.__dict__.copy()
-    values["condition"] = dict(cond)
-    values["time_to_page_s"] = time_to_page_s
-    values["integrations"] = list(proto.integrations)
-    values["people_now"] = list(proto.people_now)
-    values["levels"] = list(proto.levels)
-    return trusted(PagingPath, values, proto.model_fields_set | _CONDITION)
+    path = _path_from_plan(proto.__dict__, proto.model_fields_set | _CONDITION, time_to_page_s)
+    path.condition.update(cond)
+    return path
 
 
 def _path_from_plan(values: dict[str, Any], fields_set: set[str], time_to_page_s: float | None) -> PagingPath:
