@@ -377,16 +377,13 @@ def _engineer_counts(
     """Per PagerDuty user: paging surface (next 7 days), incidents in the last 7 days, off-hours ones."""
     until = now + SURFACE_WINDOW
     users_of_policy: dict[str, set[str]] = {}
-    levels_of_entries: dict[str, set[int]] = defaultdict(set)  # the levels on-call entries name, per policy
-    for pid, lvl in oncall.entries:
-        levels_of_entries[pid].add(lvl)
 
     def holders(policy: str) -> set[str]:
         if policy not in users_of_policy:
-            levels = {lv.level for lv in oncall.policies[policy].levels} if policy in oncall.policies else set()
-            levels |= levels_of_entries.get(policy, set())
             users_of_policy[policy] = {
-                sh.user_id for lvl in levels for sh in oncall.holders_over(policy, lvl, now, until)
+                sh.user_id
+                for lvl in oncall.policy_levels(policy)
+                for sh in oncall.holders_over(policy, lvl, now, until)
             }
         return users_of_policy[policy]
 

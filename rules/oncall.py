@@ -238,8 +238,10 @@ class OnCallIndex:
         self.entries: dict[tuple[str, int], list[PDOnCall]] = defaultdict(list)
         for o in pd.oncalls:
             self.entries[(o.escalation_policy_id, o.escalation_level)].append(o)
-        for lst in self.entries.values():
+        self._entry_levels: dict[str, set[int]] = defaultdict(set)  # the levels on-call entries name, per policy
+        for (pid, lvl), lst in self.entries.items():
             lst.sort(key=lambda o: (_span(o), o.user_id))
+            self._entry_levels[pid].add(lvl)
         self.windows: dict[str, list[PDMaintenanceWindow]] = defaultdict(list)
         for w in pd.maintenance_windows:
             for sid in w.services:
@@ -265,11 +267,11 @@ class OnCallIndex:
         lv = self._level(policy_id, level)
         return [t.id for t in lv.targets if t.type == "user"] if lv else []
 
-    def _policy_levels(self, policy_id: str) -> list[int]:
+    def policy_levels(self, policy_id: str) -> list[int]:
+        """The policy's levels: those it defines and those its on-call entries name, in order."""
         p = self.policies.get(policy_id)
         known = {lv.level for lv in p.levels} if p else set()
-        known |= {lvl for (pid, lvl) in self.entries if pid == policy_id}
-        return sorted(known)
+        return sorted(known | self._entry_levels.get(policy_id, set()))
 
     def _entry_spans(self, policy_id: str, level: int) -> list[tuple[datetime, datetime, str]]:
         """(start, end, user id) of the level's entries, in `entries` order."""
@@ -329,7 +331,7 @@ class OnCallIndex:
         """Intervals of [since, until) where no level of the policy has anyone."""
         since, until = _aware(since), _aware(until)
         covered: list[tuple[datetime, datetime]] = []
-        for level in self._policy_levels(policy_id):
+        for level in self.policy_levels(policy_id):
             covered += [(sh.start, sh.end or until) for sh in self.holders_over(policy_id, level, since, until)]
         gaps, cursor = [], since
         for s, e in _merge(covered):
