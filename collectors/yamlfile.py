@@ -71,34 +71,35 @@ class Document:
 
 
 def read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text: {e.reason}", file=str(path)) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+    """A UTF-8 text file, newlines as Python's text mode reads them; an InputError naming the file when it is
+    missing, unreadable or not UTF-8."""
+    return _text(_bytes(path), path)
 
 
 def read_text_digest(path: Path) -> tuple[str, str]:
     """`read_text` (the same text, the same errors) and the sha256 of the bytes read (`file_digest`): hashing
     what was parsed, not a second read that could see another content."""
+    data = _bytes(path)
+    return _text(data, path), hashlib.sha256(data).hexdigest()
+
+
+def _bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError("file not found", file=str(path)) from None
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
-    digest = hashlib.sha256(data).hexdigest()
+
+
+def _text(data: bytes, path: Path) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text: {e.reason}", file=str(path)) from None
-    del data
-    if "\r" in text:  # what read_text's universal newlines make of \r\n and \r
+    if "\r" in text:  # what text mode's universal newlines make of \r\n and \r
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text, digest
+    return text
 
 
 def file_digest(path: Path) -> str:

@@ -163,6 +163,7 @@ def test_read_text_digest_reads_as_read_text(tmp_path: Path) -> None:
         f.write_bytes(data)
         text, digest = read_text_digest(f)
         assert text == read_text(f) and digest == pe.hashlib.sha256(data).hexdigest()
+        assert text == f.read_text(encoding="utf-8")  # as Python's text mode reads it
     for bad in (b"\xff", b"ok \xe2\x82"):
         f.write_bytes(bad)
         with pytest.raises(InputError) as a:
@@ -170,6 +171,9 @@ def test_read_text_digest_reads_as_read_text(tmp_path: Path) -> None:
         with pytest.raises(InputError) as b:
             read_text_digest(f)
         assert str(a.value) == str(b.value)
+        with pytest.raises(UnicodeDecodeError) as c:
+            f.read_text(encoding="utf-8")
+        assert c.value.reason in str(a.value)
     with pytest.raises(InputError) as a:
         read_text(tmp_path)
     with pytest.raises(InputError) as b:
