@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from samples import CHECKOUT_SLO
 
-from collectors.facts import SLO
 from rules import exprs, fixes
 from rules.checks.own002_slo_no_page import burn_windows, parse_burn_windows
 
-SLO_ = SLO(
-    name="requests-availability",
-    service="checkout",
-    objective=99.9,
-    format="sloth",
-    error_query='sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))',
-    total_query='sum(rate(http_requests_total{job="checkout"}[{{.window}}]))',
-)
+SLO_ = CHECKOUT_SLO
 
 EXPRS = [
     fixes.burn_alert_expr(SLO_, fixes.PAGE_WINDOWS),

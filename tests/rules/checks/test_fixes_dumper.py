@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
+from samples import CHECKOUT_SLO
 
-from collectors.facts import SLO
 from rules import fixes
 
 
@@ -24,15 +24,7 @@ def _slow(dumper: type[Any]) -> type[Any]:
 SHARED = {"team": "payments"}
 DOCS: list[Any] = [
     fixes.slo_rules(
-        SLO(
-            name="requests-availability",
-            service="checkout",
-            objective=99.9,
-            format="sloth",
-            error_query='sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))',
-            total_query='sum(rate(http_requests_total{job="checkout"}[{{.window}}]))',
-            labels={"owner": "payments"},
-        ),
+        CHECKOUT_SLO.model_copy(update={"labels": {"owner": "payments"}}),
         page_labels={"severity": "page"},
         runbook_url="https://runbooks.example.com/checkout",
     ),
