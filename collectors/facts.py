@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
@@ -395,6 +396,21 @@ class _SlottedFact:
         for k, v in (update or {}).items():
             setattr(new, k, v)
         return new
+
+
+def slotted_maker(cls: type[Any]) -> Callable[..., Any]:
+    """A function making a slotted fact (PDIncident, PDLogEntry) from its field values in declaration order,
+    without validation. Generated from the class's fields: `object.__new__` and one attribute assignment per
+    field (a slot) was the fastest of the ways measured (~0.1-0.3 s for L's 200,000 incidents; setting each
+    field through its slot descriptor with `map` over the columns was 2-3x slower)."""
+    names = list(cls.__pydantic_fields__)
+    assert all(n.isidentifier() and not n.startswith("_") for n in names), names
+    source = f"def make({', '.join(names)}):\n    o = _new(_cls)\n"
+    source += "".join(f"    o.{n} = {n}\n" for n in names)
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    exec(source + "    return o\n", namespace)  # noqa: S102 - our own source, from the class's field names
+    make: Callable[..., Any] = namespace["make"]
+    return make
 
 
 @pydantic_dataclass(slots=True, kw_only=True, config=_FACT_CONFIG)

@@ -7,18 +7,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, TypeAdapter
 from sqlalchemy import create_engine, delete, insert, select, text
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import SQLAlchemyError
 
 from agent.gcpause import bulk_build, release_freed_heap
+from agent.store import codec
 from agent.store.models import snapshots, source_runs
-from collectors.facts import Snapshot, SourceFacts, SourceResult, SourceStatus
+from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -43,12 +42,6 @@ def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-@cache
-def _facts_validator() -> TypeAdapter[SourceFacts]:
-    """The validator of `SourceResult.facts`' JSON (one of the facts models, chosen by its `kind`)."""
-    return TypeAdapter(Annotated[SourceFacts, Field(discriminator="kind")])
 
 
 class Store:
@@ -101,7 +94,7 @@ class Store:
                     prev = source_runs.alias("prev")
                     facts_json = select(prev.c.facts_json).where(prev.c.id == same).scalar_subquery()
                 elif src.facts is not None:
-                    facts_json = src.facts.model_dump_json(by_alias=True)
+                    facts_json = codec.dumps(src.facts)
                 else:
                     facts_json = None
                 got = conn.execute(
@@ -126,9 +119,7 @@ class Store:
                     row_id = got.inserted_primary_key[0]  # type: ignore[index]
                     if conn.execute(select(c.facts_json.is_(None)).where(c.id == row_id)).scalar():
                         conn.execute(
-                            source_runs.update()
-                            .where(c.id == row_id)
-                            .values(facts_json=src.facts.model_dump_json(by_alias=True))
+                            source_runs.update().where(c.id == row_id).values(facts_json=codec.dumps(src.facts))
                         )
             return sid
 
@@ -194,7 +185,7 @@ class Store:
             # load's peak 886 -> 816 MiB).
             # `SourceResult(...)` takes the validated models as they are (pydantic does not revalidate
             # instances): the same result, fields-set included.
-            facts = _facts_validator().validate_json(r.facts_json) if r.facts_json is not None else None
+            facts = codec.loads(r.facts_json) if r.facts_json is not None else None
             sources.append(SourceResult(status=status, facts=facts))
         return Snapshot(id=row.id, taken_at=_aware(row.taken_at), now=_aware(row.now), sources=sources)
 

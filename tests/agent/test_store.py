@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from agent.config import load_config
 from agent.pipeline import collect
-from agent.store import Store
+from agent.store import Store, codec
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
@@ -102,20 +102,25 @@ def test_snapshot_round_trip_and_history(store: Store, org: Path) -> None:
     assert [h[0] for h in store.history()] == [id2, id1]
 
 
-def test_a_loaded_source_is_its_stored_json_validated_whole(store: Store, org: Path) -> None:
-    """The store validates each source's facts text alone: the same result as validating one `SourceResult`
-    text of status and facts (what it did before), fields-set and datetimes' tzinfo included; a source
-    without facts reads back as None."""
+def test_a_loaded_source_is_its_facts_json_validated_whole(store: Store, org: Path) -> None:
+    """The store validates each source's facts text alone (PagerDuty's in its columnar form, see
+    agent/store/codec.py): the same result as validating one `SourceResult` text of the status and the
+    facts' own JSON (what it did before), fields-set and datetimes' tzinfo included; a source without facts
+    reads back as None."""
     store.migrate()
     snap = collect(load_config(org / "ownership.yaml"), NOW)
     snap.sources.append(
         SourceResult(status=SourceStatus(name="down", kind="postgres", ok=False, collected_at=NOW, error="x"))
     )
+    texts = [s.facts.model_dump_json(by_alias=True) if s.facts is not None else None for s in snap.sources]
     store.save(snap)
     back = store.latest()
     assert back is not None and len(back.sources) == len(snap.sources)
     with store.engine.connect() as c:
-        texts = [r[0] for r in c.exec_driver_sql("select facts_json from source_runs order by id").fetchall()]
+        stored = [r[0] for r in c.exec_driver_sql("select facts_json from source_runs order by id").fetchall()]
+    assert [t[: len(codec._MARKER)] == codec._MARKER for t in stored if t] == [
+        s.status.kind == "pagerduty" for s in back.sources if s.facts is not None
+    ]
     for got, text in zip(back.sources, texts, strict=True):
         whole = '{"status": ' + got.status.model_dump_json() + ', "facts": ' + (text or "null") + "}"
         want = SourceResult.model_validate_json(whole)
@@ -238,17 +243,16 @@ def _stored_texts(store: Store, snapshot_id: int) -> dict[str, str | None]:
     return {r[0]: r[1] for r in rows}
 
 
-def _count_serialised(monkeypatch: pytest.MonkeyPatch, snaps: list[Snapshot]) -> list[str]:
-    """Count `model_dump_json` calls on the facts of these snapshots' sources (their kinds, in call order)."""
+def _count_serialised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Count the facts serialised for the store (`codec.dumps` calls: their kinds, in call order)."""
     calls: list[str] = []
-    for cls in {type(s.facts) for snap in snaps for s in snap.sources if s.facts is not None}:
-        original = cls.model_dump_json
+    original = codec.dumps
 
-        def counting(self, *a, _original=original, **kw):  # type: ignore[no-untyped-def]
-            calls.append(self.kind)
-            return _original(self, *a, **kw)
+    def counting(facts):  # type: ignore[no-untyped-def]
+        calls.append(facts.kind)
+        return original(facts)
 
-        monkeypatch.setattr(cls, "model_dump_json", counting)
+    monkeypatch.setattr(codec, "dumps", counting)
     return calls
 
 
@@ -287,7 +291,7 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     store: Store, org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Collected twice from unchanged files through the on-disk caches, every source's facts are copied from
-    the first snapshot's rows (no `model_dump_json`) and read back the same; a changed file's source, or one
+    the first snapshot's rows (no `codec.dumps`) and read back the same; a changed file's source, or one
     without a key, is serialised."""
     monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path / "cache"))
     store.migrate()
@@ -297,7 +301,7 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     (org / "catalog.yaml").write_text((org / "catalog.yaml").read_text() + "\n# changed\n")
     third = collect(loaded, NOW + timedelta(hours=2), previous=second)
     next(s for s in third.sources if s.status.kind == "slo").status.facts_key = None
-    calls = _count_serialised(monkeypatch, [first, second, third])
+    calls = _count_serialised(monkeypatch)
     kinds = [s.status.kind for s in first.sources]
     assert all(s.status.facts_key for s in first.sources)
 
