@@ -437,18 +437,39 @@ def preload(texts: list[str]) -> Path | None:
     from collectors.prometheus_rules import read_cached
 
     got = read_cached(f)
-    if not isinstance(got, dict):
+    if not (isinstance(got, tuple) and len(got) == 3 and got[0] == _BUNDLE_FORMAT):
         return f
+    exported, shapes = got[1], got[2]
+    if not (isinstance(exported, dict) and isinstance(shapes, dict)):
+        return f
+    known = adopt_shapes(shapes)
     # at once, not `remember` per text (L: 61,000 texts, a call each)
-    hits = {t: hit for t in missing if isinstance(hit := got.get(t), ExprFacts)}
+    hits: dict[str, ExprFacts] = {}
+    keys = _PH_KEYS
+    for t in missing:
+        e = exported.get(t)
+        if isinstance(e, ExprFacts):
+            hits[t] = e
+        elif isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], tuple):
+            shape = known.get(e[0]) or _TEMPLATES.get(e[0])
+            if shape is not None:
+                if len(e[1]) > len(keys):
+                    keys = _ph_keys(len(e[1]))
+                hits[t] = ExprFacts.of_shape(shape, dict(zip(keys, e[1], strict=False)))  # keys: >= values
     if len(_MEMO) + len(hits) > MAX_ENTRIES:
         _MEMO.clear()
     _MEMO.update(hits)
     return None
 
 
+# the bundle: `export`'s form (each text's shape and values, the shapes' facts once), not each text's facts
+# pickled through their `__reduce__` (measured on L: written in ~0.1 s instead of ~0.4 s)
+_BUNDLE_FORMAT = "shapes-1"
+
+
 def persist(f: Path, texts: list[str]) -> None:
     """Save the facts of these texts (parsing those not known yet); a cache that cannot be written is skipped."""
     from collectors.prometheus_rules import write_cached
 
-    write_cached(f, {t: facts(t) for t in texts})
+    exported, shapes = export({t: facts(t) for t in texts})
+    write_cached(f, (_BUNDLE_FORMAT, exported, shapes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import pytest
 
@@ -96,4 +97,32 @@ def test_shapes_stay_shapes_through_a_pickle() -> None:
     assert facts == {'up{job="a"} == 0': ('up{job="\x010"} == 0', ("a",))} and list(shapes) == ['up{job="\x010"} == 0']
     exprs.clear()
     assert exprs.load(facts, shapes) and exprs.facts('up{job="a"} == 0') == f
+    exprs.clear()
+
+
+def test_a_bundle_saved_by_one_process_gives_the_next_the_same_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`persist` then `preload` (a restart reading a stored snapshot's expressions): every text's facts come
+    back equal, shaped or parsed whole or not parsing, without a parse; a bundle of another form is a miss."""
+    monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path))
+    texts = sorted(set(EXPRS))
+    exprs.clear()
+    want = {t: exprs._parse(t) for t in texts}
+    exprs.clear()
+    target = exprs.preload(texts)
+    assert target is not None and not target.exists()  # nothing saved yet: where to save
+    exprs.persist(target, texts)
+    exprs.clear()
+    monkeypatch.setattr(exprs.pp, "parse", lambda _text: pytest.fail("parsed again"))
+    assert exprs.preload(texts) is None
+    assert {t: exprs.facts(t) for t in texts} == want
+    assert any(exprs.facts(t).shape_text for t in texts) and any(exprs.facts(t).error for t in texts)
+    exprs.clear()
+    monkeypatch.undo()
+    monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path))
+    from collectors.prometheus_rules import write_cached
+
+    write_cached(target, dict(want))  # what an older agent saved there: each text's facts
+    assert exprs.preload(texts) == target
     exprs.clear()
