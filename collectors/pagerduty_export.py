@@ -315,7 +315,9 @@ def _parsed_in_child(d: Path, source: str, cache: ExportCache) -> bool:
     if pid == 0:  # the child: parse, write the entry, leave without any of the parent's exit handlers
         code = 1
         try:
-            load_export_dir(d, source, cache, fork=False)
+            # only the entry: not the facts (`_finish`) nor the heap handed back, the process ends here
+            out, digests = _parse_export(d, source, cache)
+            cache.put(str(d), digests, _encode(out))
             code = 0
         except BaseException:  # noqa: BLE001, S110 - the parent parses again and reports the error
             pass
@@ -364,10 +366,26 @@ def load_export_dir_keyed(
             hit = cache.get_keyed(str(d))
             if hit is not None:
                 return hit
+    out, digests = _parse_export(d, source, cache)
+    entry = _encode(out) if cache is not None else None  # (before _finish sets the acknowledgements)
+    facts = _finish(out)
+    key = None
+    if cache is not None and entry is not None:  # (only here: an export that fails is never cached)
+        cache.put(str(d), digests, entry)
+        key = cache.facts_key(str(d), digests)
+        del entry
+        release_freed_heap()  # what encoding and pickling the entry used: ~70 MB on L stayed resident
+    return facts, key
+
+
+def _parse_export(
+    d: Path, source: str, cache: ExportCache | None
+) -> tuple[dict[str, list], tuple[tuple[str, str | None], ...]]:
+    """Each endpoint's facts as parsed (before `_finish`), and the digests of the bytes parsed (with a cache)."""
     # one endpoint's file at a time, so a large export's text and parsed JSON are not all in memory at once
     # (an incidents file can be 100 MB)
     out: dict[str, list] = {}
-    digests: list[tuple[str, str | None]] = []  # of the bytes parsed, for the cache
+    digests: list[tuple[str, str | None]] = []
     for ep in ENDPOINTS:
         f = d / f"{ep}.json"
         if not f.exists():
@@ -382,15 +400,7 @@ def load_export_dir_keyed(
             digests.append((ep, digest))
         fast = _fast_items(ep, text)
         out[ep] = fast if fast is not None else _convert(ep, _list_body(ep, f, text), source, str(f))
-    entry = _encode(out) if cache is not None else None  # (before _finish sets the acknowledgements)
-    facts = _finish(out)
-    key = None
-    if cache is not None and entry is not None:  # (only here: an export that fails is never cached)
-        cache.put(str(d), tuple(digests), entry)
-        key = cache.facts_key(str(d), tuple(digests))
-        del entry
-        release_freed_heap()  # what encoding and pickling the entry used: ~70 MB on L stayed resident
-    return facts, key
+    return out, tuple(digests)
 
 
 def _list_body(ep: str, f: Path, text: str) -> list[dict]:
