@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import PagerDutySource
+from agent.store import codec
 from collectors import Collected
 from collectors.facts import PagerDutyFacts
 from collectors.pagerduty_export import ExportCache, load_export_dir_keyed
@@ -33,9 +34,14 @@ class PagerDutyCollector:
 
     def collect(self) -> Collected:
         if self.config.export_dir:
-            facts, key = load_export_dir_keyed(self.base / self.config.export_dir, self.name, ExportCache.default())
-            if key is not None:  # the config too (hashed: it may name a token's file or variable)
+            folder, cache = self.base / self.config.export_dir, ExportCache.default()
+            facts, key = load_export_dir_keyed(folder, self.name, cache)
+            if key is not None and cache is not None:
+                entry_key = key
+                # the config too (hashed: it may name a token's file or variable)
                 key = hashlib.sha256(f"{key}\0{self.config.model_dump_json()}".encode()).hexdigest()
+                # the store's text of these facts when the forked parse wrote it (ExportCache.put_text)
+                codec.offer(key, cache.text_reader(str(folder), entry_key))
             detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents"
             return Collected(facts, detail=detail, facts_key=key)
         from collectors.pagerduty_live import LiveReader

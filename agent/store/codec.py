@@ -14,6 +14,7 @@ JSON, as every snapshot stored before this form was: `loads` reads both.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from operator import attrgetter
 from typing import Annotated, Any, Literal
@@ -89,3 +90,30 @@ def loads(text: str | bytes) -> SourceFacts:
         values[name] = value
     # every field is in the text, as in the facts' own JSON: every field counts as set
     return trusted(PagerDutyFacts, values)
+
+
+# Texts offered by a collector for facts of a content key (SourceStatus.facts_key: the same key, the same
+# facts), read by the store instead of serialising the facts (see ExportCache.put_text); taken once.
+_OFFERED: dict[str, Callable[[], str | None]] = {}
+
+
+def offer(key: str, read: Callable[[], str | None]) -> None:
+    """`read()` gives `dumps`' text of the facts whose content key is `key` (or None when it cannot)."""
+    _OFFERED[key] = read
+
+
+def text_for(facts: SourceFacts, key: str | None) -> str:
+    """`dumps(facts)`, or the text offered for their content key when there is one and it reads back as this
+    form's (its marker first)."""
+    read = _OFFERED.pop(key, None) if key is not None else None
+    if read is not None:
+        text = read()
+        if text is not None and text.startswith(_MARKER):
+            return text
+    return dumps(facts)
+
+
+def forget(key: str | None) -> None:
+    """Drop what was offered for this key (the store copied the text it already held)."""
+    if key is not None:
+        _OFFERED.pop(key, None)

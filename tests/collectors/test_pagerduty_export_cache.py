@@ -245,6 +245,47 @@ def test_a_large_export_is_parsed_in_a_child_that_writes_the_entry(
 
 
 @needs_fork
+def test_the_child_writes_the_stores_text_of_the_facts_and_the_store_saves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked parse also writes the store's text of the facts (ExportCache.put_text): the collector offers
+    it for the facts' content key, and the store saves it instead of serialising the facts; a text for
+    another key (the files changed since) is not read as these facts' text."""
+    from agent.config import load_config
+    from agent.pipeline import collect
+    from agent.store import Store, codec
+
+    monkeypatch.delenv("OWNERSHIP_FORK", raising=False)
+    monkeypatch.setattr(pe, "FORK_MIN_BYTES", 0)
+    monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    org = tmp_path / "org"
+    shutil.copytree(Path(__file__).parents[1] / "testdata" / "org-small", org)
+    loaded = load_config(org / "ownership.yaml")
+    snap = collect(loaded, datetime.fromisoformat("2026-11-16T09:30:00+00:00"))
+    pd = next(s for s in snap.sources if s.status.kind == "pagerduty")
+    assert pd.facts is not None and pd.status.facts_key in codec._OFFERED
+    dumped: list[str] = []
+    real_dumps = codec.dumps
+    monkeypatch.setattr(codec, "dumps", lambda facts: dumped.append(facts.kind) or real_dumps(facts))
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    store.save(snap)
+    assert "pagerduty" not in dumped and "catalog" in dumped  # read from the child's text, the others serialised
+    assert pd.status.facts_key not in codec._OFFERED  # taken once
+    back = store.latest()
+    assert back is not None
+    got = next(s for s in back.sources if s.status.kind == "pagerduty").facts
+    assert got == pd.facts and got.model_dump_json() == pd.facts.model_dump_json()
+    [text_file] = (tmp_path / "cache" / "pagerduty").rglob("*.store.json")
+    key, _, text = text_file.read_bytes().partition(b"\n")
+    assert text.decode() == real_dumps(pd.facts)
+    cache = ExportCache(tmp_path / "cache" / "pagerduty")
+    folder = str(org / "pagerduty")  # the small organisation's export_dir
+    assert cache.text_reader(folder, key.decode())() == text.decode()
+    assert cache.text_reader(folder, "0" * 64)() is None  # another content's key
+
+
+@needs_fork
 def test_a_child_that_hangs_is_killed_and_the_export_parsed_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
