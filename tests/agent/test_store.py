@@ -118,8 +118,10 @@ def test_a_loaded_source_is_its_facts_json_validated_whole(store: Store, org: Pa
     assert back is not None and len(back.sources) == len(snap.sources)
     with store.engine.connect() as c:
         stored = [r[0] for r in c.exec_driver_sql("select facts_json from source_runs order by id").fetchall()]
-    assert [t[: len(codec._MARKER)] == codec._MARKER for t in stored if t] == [
-        s.status.kind == "pagerduty" for s in back.sources if s.facts is not None
+    assert [codec._format_of(t) for t in stored if t] == [
+        f"{s.status.kind}-columns-1" if s.status.kind in ("pagerduty", "prometheus") else None
+        for s in back.sources
+        if s.facts is not None
     ]
     for got, text in zip(back.sources, texts, strict=True):
         whole = '{"status": ' + got.status.model_dump_json() + ', "facts": ' + (text or "null") + "}"

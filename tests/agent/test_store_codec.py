@@ -1,6 +1,6 @@
-"""The store's text of a source's facts (agent/store/codec.py): PagerDuty's incidents and log entries as
-columns, read back to the facts the facts' own JSON gives; every other source and every older text as the
-facts' own JSON."""
+"""The store's text of a source's facts (agent/store/codec.py): PagerDuty's incidents and log entries and
+Prometheus's rules as columns, read back to the facts the facts' own JSON gives; every other source and
+every older text as the facts' own JSON."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from pydantic import ValidationError
 from agent.store import codec
 from collectors.facts import (
     CatalogFacts,
+    Location,
     PagerDutyFacts,
     PDIncident,
     PDLogEntry,
     PDMaintenanceWindow,
     PDService,
     PDTeam,
+    PrometheusFacts,
+    Rule,
     SourceFacts,
 )
 
@@ -70,7 +73,7 @@ def _own(facts: SourceFacts) -> SourceFacts:
 def test_pagerduty_facts_are_stored_as_columns_and_read_back_as_their_own_json_gives(facts: PagerDutyFacts) -> None:
     text = codec.dumps(facts)
     stored = json.loads(text)
-    assert stored["store_format"] == codec.FORMAT
+    assert stored["store_format"] == "pagerduty-columns-1"
     assert stored["incidents"]["id"] == [i.id for i in facts.incidents]  # a list per field
     assert set(stored["log_entries"]) == set(PDLogEntry.__pydantic_fields__)
     back = codec.loads(text)
@@ -104,3 +107,42 @@ def test_a_damaged_columnar_text_is_an_error_not_other_facts() -> None:
     stored["incidents"]["created_at"][0] = "yesterday"  # each column item is validated with its field's type
     with pytest.raises(ValidationError):
         codec.loads(json.dumps(stored, separators=(",", ":")))
+
+
+def _prometheus() -> PrometheusFacts:
+    return PrometheusFacts(
+        external_labels={"cluster": "eu-1"},
+        rule_files=["/etc/prometheus/rules/a.yml"],
+        rules=[
+            Rule(
+                type="alerting",
+                name="CheckoutDown",
+                expr='up{job="checkout"} == 0',
+                group="checkout",
+                group_interval_s=30.0,
+                for_s=300,
+                labels={"severity": "page", "team": "payments"},
+                annotations={"runbook_url": "https://runbooks/x", "summary": 'a "quoted" ünï\nline'},
+                location=Location(file="/etc/prometheus/rules/a.yml", line=12),
+            ),
+            Rule(type="recording", name="job:up:sum", expr="sum by (job) (up)", group="rec"),
+            Rule(type="alerting", name="Live", expr="vector(1)", group="g", location=Location(file="http://p/api")),
+        ],
+    )
+
+
+@pytest.mark.parametrize("facts", [_prometheus(), PrometheusFacts()], ids=["some", "empty"])
+def test_prometheus_rules_are_stored_as_columns_and_read_back_as_their_own_json_gives(facts: PrometheusFacts) -> None:
+    text = codec.dumps(facts)
+    stored = json.loads(text)
+    assert stored["store_format"] == "prometheus-columns-1"
+    assert stored["rules"]["file"] == [r.location.file for r in facts.rules]  # the location as two columns
+    back = codec.loads(text)
+    want = _own(facts)
+    assert back == want == facts
+    assert back.model_dump_json() == want.model_dump_json()
+    assert isinstance(back, PrometheusFacts)
+    for got, own in zip(back.rules, want.rules, strict=True):
+        assert got.model_fields_set == own.model_fields_set
+        assert got.location.model_fields_set == own.location.model_fields_set
+        assert type(got.for_s) is float and type(got.location) is Location
