@@ -180,8 +180,12 @@ def write_cached(target: Path, data: Any, *more: Any) -> None:
     """Write a pickle of the on-disk cache atomically; a cache that cannot be written is skipped, never an error.
     `more`: further pickles after the first in the same file (a reader can stop after the first: a key)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            # the folder made by an earlier write, mostly (a `mkdir` per write: 970 system calls on L)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
             for obj in (data, *more):
                 pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
