@@ -146,7 +146,7 @@ class _Plan:
     fields-set to copy, its group_wait and the minutes until its level is notified (for the time to page);
     whether one pages or only notifies, and their PagerDuty services (one per path that has one)."""
 
-    __slots__ = ("paths", "pages", "notifies", "pd_services", "word_counts")
+    __slots__ = ("paths", "values", "fields_sets", "pages", "notifies", "pd_services", "word_counts", "_ttps")
 
     def __init__(
         self,
@@ -156,11 +156,26 @@ class _Plan:
         pd_services: tuple[str, ...],
     ):
         self.paths = paths
+        # the first two columns of `paths`, for `resolve` to map `_path_from_plan` over
+        self.values = tuple(p[0] for p in paths)
+        self.fields_sets = tuple(p[1] for p in paths)
         self.pages = pages
         self.notifies = notifies
         self.pd_services = pd_services
         # per PagerDuty service of the plan (once each), the word counts of `_high_urgency_words`
         self.word_counts: tuple[Counter[str], ...] | None = None
+        self._ttps: dict[float, tuple[float | None, ...]] = {}
+
+    def times_to_page(self, for_s: float) -> tuple[float | None, ...]:
+        """Per path, the time to page of an alert with this `for` (None: the path pages nobody); alerts
+        of a plan have few distinct `for`s (on L 14,000 plans, 50,000 alerts, 20,900 times to page)."""
+        hit = self._ttps.get(for_s)
+        if hit is None:
+            hit = self._ttps[for_s] = tuple(
+                None if minutes is None else time_to_page(for_s, group_wait_s, minutes)
+                for _, _, group_wait_s, minutes in self.paths
+            )
+        return hit
 
 
 _NO_PLAN = _Plan((), False, False, ())  # stands for paths made label set by label set
@@ -289,9 +304,7 @@ class PagingResolver:
                     # one label set, the fixed labels, no condition (45,000 of L's 50,000 alerts): the
                     # paths are copies of the plan's (what the loop below makes of that set)
                     plan = self._plan(am_name, tree, labels.fixed, at)
-                    for values, fields_set, group_wait_s, minutes in plan.paths:
-                        ttp = None if minutes is None else time_to_page(rule.for_s, group_wait_s, minutes)
-                        paths.append(_path_from_plan(values, fields_set, ttp))
+                    paths += map(_path_from_plan, plan.values, plan.fields_sets, plan.times_to_page(rule.for_s))
                     pages = pages or plan.pages
                     notifies = notifies or plan.notifies
                     pd_services += plan.pd_services
