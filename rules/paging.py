@@ -776,7 +776,6 @@ class PagingResolver:
 # Only values already of the fields' exact types (what validation would store) take the fast path;
 # anything else is validated as before (tests/rules/test_paging.py checks both give the same models).
 
-_ALERT_FIELDS = tuple(AlertPaging.model_fields)
 _STR_OR_NONE = frozenset((str, type(None)))
 _INT_OR_NONE = frozenset((int, type(None)))
 _STR_ONLY = frozenset((str,))
