@@ -313,6 +313,7 @@ def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:
     )
     fast = _alert_paging(dict(values))
     assert fast == AlertPaging(**values) and fast.model_dump_json() == AlertPaging(**values).model_dump_json()
+    assert fast.model_fields_set == AlertPaging(**values).model_fields_set == set(AlertPaging.model_fields)
     converted = _alert_paging({**values, "for_s": 60})  # an int: validation makes it 60.0
     assert converted.for_s == 60.0 and isinstance(converted.for_s, float)
     assert '"for_s":60.0' in converted.model_dump_json()
