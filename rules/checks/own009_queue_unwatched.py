@@ -19,7 +19,7 @@ from collectors.facts import Matcher, QueueLag, Service
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
-from rules.fixes import SafeDumper
+from rules.fixes import SafeDumper, block_yaml
 from rules.routing import matchers_match
 
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
@@ -243,7 +243,11 @@ def queue_alert_rules_yaml(
         f"# The threshold is a placeholder: set it from the queue's normal range. The runbook_url is a\n"
         f"# placeholder too: write the runbook before you merge.\n"
     )
-    return head + yaml.dump({"groups": [group]}, Dumper=SafeDumper, sort_keys=False, allow_unicode=True, width=1000)
+    doc = {"groups": [group]}
+    text = block_yaml(doc, literal_multiline=False, width=1000)  # the text PyYAML writes, when it knows it
+    if text is None:
+        text = yaml.dump(doc, Dumper=SafeDumper, sort_keys=False, allow_unicode=True, width=1000)
+    return head + text
 
 
 # --------------------------------------------------------------------------- the check
