@@ -192,6 +192,7 @@ class CheckContext:
     _settings: dict[tuple[str, str | None], ResolvedSettings] = field(default_factory=dict)
     _merged: dict[tuple[Any, ...], ResolvedSettings] = field(default_factory=dict)
     _durations: dict[tuple[str, str, str | None, str], float] = field(default_factory=dict)  # `duration`'s
+    _parsed_durations: dict[str, float] = field(default_factory=dict)  # text -> seconds
 
     def __post_init__(self) -> None:
         self._team_of_service = {s.name: s.team for s in self.graph.catalog.services}
@@ -273,7 +274,12 @@ class CheckContext:
         key = (check_id, name, service, default)
         v = self._durations.get(key)
         if v is None:
-            v = self._durations[key] = parse_duration(str(self.param(check_id, name, service, default)))
+            # each distinct text parsed once (not once per service: L has 5,000 of them, 15,000 parses)
+            text = str(self.param(check_id, name, service, default))
+            v = self._parsed_durations.get(text)
+            if v is None:
+                v = self._parsed_durations[text] = parse_duration(text)
+            self._durations[key] = v
         return v
 
     def enabled(self, check_id: str, service: str | None = None) -> bool:
