@@ -199,6 +199,21 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     now = inp.now
     team_of = {s.name: s.team or "" for s in g.catalog.services}
 
+    # alerts per (service, urgency they reach), and the SLOs whose burn-rate alert pages: one pass over
+    # the alerts (50,000 on a large organisation) for the scores, the paging gauge and the SLO gauge
+    # (three passes were a quarter of the metrics' time). The sums are of whole numbers: any grouping.
+    per_service: Counter[tuple[str, str]] = Counter()
+    paging_slos: set[str] = set()
+    for a in inp.alerts:
+        if a.pages:
+            urgency = "high"
+            if a.slo:
+                paging_slos.add(a.slo)
+        else:
+            urgency = "low" if a.notifies_only else "none"
+        for name in a.services or [""]:
+            per_service[name, urgency] += 1
+
     # ---- which services, teams and engineers keep their own series
     service_score: Counter[str] = Counter()
     team_score: Counter[str] = Counter()
@@ -208,9 +223,9 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     for f in inp.findings:
         service_score[f.service or ""] += _SEVERITY_WEIGHT.get(f.severity, 1)
         team_score[f.team or ""] += 0
-    for a in inp.alerts:
-        for name in a.services:
-            service_score[name] += 1 if a.pages else 0
+    for (name, urgency), n in per_service.items():
+        # (an alert of no service counts under "" above, which `_top` never keeps anyway)
+        service_score[name] += n if urgency == "high" else 0
     svc_b = _Bounder(_top(dict(service_score), bounds.max_services))
     team_b = _Bounder(_top(dict(team_score), bounds.max_teams))
 
@@ -230,13 +245,7 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
         "Alerting rules by the urgency they reach: high pages, low only notifies, none reaches nobody.",
         ("service", "team", "urgency"),
     )
-    # counted per (service, urgency) first, then bounded once per pair, not once per alert (50,000 on
-    # a large organisation): the sums are of whole numbers, the same in any grouping
-    per_service: Counter[tuple[str, str]] = Counter()
-    for a in inp.alerts:
-        urgency = "high" if a.pages else ("low" if a.notifies_only else "none")
-        for name in a.services or [""]:
-            per_service[name, urgency] += 1
+    # counted per (service, urgency) first (above), then bounded once per pair, not once per alert
     for (name, urgency), n in per_service.items():
         paging.add(n, svc_b(name), team_for(name), urgency)
 
@@ -244,7 +253,6 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     slos = _Family(
         "ownership_slos", "SLOs, and whether a burn-rate alert of theirs pages someone.", ("service", "team", "paging")
     )
-    paging_slos = {a.slo for a in inp.alerts if a.slo and a.pages}
     for slo in g.slos.slos:
         slos.add(1, svc_b(slo.service), team_for(slo.service), "true" if slo.name in paging_slos else "false")
 
@@ -390,10 +398,21 @@ def _engineer_counts(
     # alerts counted per set of PagerDuty services they page, then each set's holders once: thousands
     # of alerts page the same few services, and the per-alert union of holders was most of this loop
     alerts_of: Counter[frozenset[str]] = Counter()
+    # most alerts have one path: those are counted per PagerDuty service first, without a generator and
+    # a frozenset each (a third of this function on L's 50,000 alerts)
+    alone: Counter[str] = Counter()
     for a in alerts:
-        pds = frozenset(p.pagerduty_service for p in a.paths if p.pagerduty_service and p.outcome != "unknown")
+        paths = a.paths
+        if len(paths) == 1:
+            only = paths[0]
+            if only.pagerduty_service and only.outcome != "unknown":
+                alone[only.pagerduty_service] += 1
+            continue
+        pds = frozenset(x.pagerduty_service for x in paths if x.pagerduty_service and x.outcome != "unknown")
         if pds:
             alerts_of[pds] += 1
+    for pid, n in alone.items():
+        alerts_of[frozenset((pid,))] += n
     surface: Counter[str] = Counter()
     for pds, n in alerts_of.items():
         users: set[str] = set()
