@@ -84,9 +84,12 @@ class PagingAlertWithoutFor:
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         seen: set[tuple[str | None, str]] = set()
+        min_for_of: dict[str | None, float] = {}  # per service (a dict read per alert, not a settings call)
         for a in ctx.alerts:
             service = a.services[0] if a.services else None
-            min_for = ctx.duration(self.id, "min_for", service, "0s")
+            min_for = min_for_of.get(service)
+            if min_for is None:
+                min_for = min_for_of[service] = ctx.duration(self.id, "min_for", service, "0s")
             if a.for_s > 0 and a.for_s >= min_for:
                 continue
             if not is_paging(a) or (service, a.alert) in seen:
