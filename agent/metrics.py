@@ -9,7 +9,7 @@ no catalog service claims).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
@@ -202,8 +202,11 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     # alerts per (service, urgency they reach), and the SLOs whose burn-rate alert pages: one pass over
     # the alerts (50,000 on a large organisation) for the scores, the paging gauge and the SLO gauge
     # (three passes were a quarter of the metrics' time). The sums are of whole numbers: any grouping.
+    # and the alerts per set of PagerDuty services they reach (the engineers' paging surface, below)
     per_service: Counter[tuple[str, str]] = Counter()
     paging_slos: set[str] = set()
+    alerts_of: Counter[frozenset[str]] = Counter()
+    alone: Counter[str] = Counter()  # most alerts have one path: counted per PagerDuty service first
     for a in inp.alerts:
         if a.pages:
             urgency = "high"
@@ -213,6 +216,17 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
             urgency = "low" if a.notifies_only else "none"
         for name in a.services or [""]:
             per_service[name, urgency] += 1
+        paths = a.paths
+        if len(paths) == 1:
+            only = paths[0]
+            if only.pagerduty_service and only.outcome != "unknown":
+                alone[only.pagerduty_service] += 1
+        else:
+            pds = _reached(paths)
+            if pds:
+                alerts_of[pds] += 1
+    for pid, n in alone.items():
+        alerts_of[frozenset((pid,))] += n
 
     # ---- which services, teams and engineers keep their own series
     service_score: Counter[str] = Counter()
@@ -263,7 +277,7 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
 
     # ---- engineers
     oncall = OnCallIndex(g.pagerduty)
-    surface, pages7, offhours7 = _engineer_counts(g, oncall, inp.alerts, now)
+    surface, pages7, offhours7 = _engineer_counts(g, oncall, alerts_of, now)
     people_by_pd = {p.pagerduty_user_id: p for p in g.catalog.people if p.pagerduty_user_id}
     pd_users = {u.id: u for u in g.pagerduty.users}
 
@@ -379,10 +393,17 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     return out + [snap_ts, coll]
 
 
+def _reached(paths: list[Any]) -> frozenset[str]:
+    """The PagerDuty services an alert's paths reach (a path of unknown outcome does not count)."""
+    return frozenset(p.pagerduty_service for p in paths if p.pagerduty_service and p.outcome != "unknown")
+
+
 def _engineer_counts(
-    g: OwnershipGraph, oncall: OnCallIndex, alerts: Iterable[AlertPaging], now: datetime
+    g: OwnershipGraph, oncall: OnCallIndex, alerts_of: Counter[frozenset[str]], now: datetime
 ) -> tuple[Counter[str], Counter[str], Counter[str]]:
-    """Per PagerDuty user: paging surface (next 7 days), incidents in the last 7 days, off-hours ones."""
+    """Per PagerDuty user: paging surface (next 7 days), incidents in the last 7 days, off-hours ones.
+
+    `alerts_of`: how many alerts reach each set of PagerDuty services (`_reached` of their paths)."""
     until = now + SURFACE_WINDOW
     users_of_policy: dict[str, set[str]] = {}
 
@@ -395,24 +416,9 @@ def _engineer_counts(
             }
         return users_of_policy[policy]
 
-    # alerts counted per set of PagerDuty services they page, then each set's holders once: thousands
-    # of alerts page the same few services, and the per-alert union of holders was most of this loop
-    alerts_of: Counter[frozenset[str]] = Counter()
-    # most alerts have one path: those are counted per PagerDuty service first, without a generator and
-    # a frozenset each (a third of this function on L's 50,000 alerts)
-    alone: Counter[str] = Counter()
-    for a in alerts:
-        paths = a.paths
-        if len(paths) == 1:
-            only = paths[0]
-            if only.pagerduty_service and only.outcome != "unknown":
-                alone[only.pagerduty_service] += 1
-            continue
-        pds = frozenset(x.pagerduty_service for x in paths if x.pagerduty_service and x.outcome != "unknown")
-        if pds:
-            alerts_of[pds] += 1
-    for pid, n in alone.items():
-        alerts_of[frozenset((pid,))] += n
+    # alerts counted per set of PagerDuty services they page (by `compute`), then each set's holders
+    # once: thousands of alerts page the same few services, and the per-alert union of holders was
+    # most of this loop
     surface: Counter[str] = Counter()
     for pds, n in alerts_of.items():
         users: set[str] = set()
