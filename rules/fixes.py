@@ -309,8 +309,11 @@ _FIRST_INDICATOR = frozenset("#,[]{}&*!|>'\"%@`")
 _COLON_BLOCK = re.compile(r":(?:[ \n]|\Z)")  # `:` followed by whitespace (searched from index 1)
 _PLAIN = object()  # a scalar's style: its text as it is
 _RESOLVER: Any = None
-# (text, literal requested, simple key) -> (style, text written) or None: values recur across fixes
-_SCALARS: dict[tuple[str, bool, bool], tuple[object, str] | None] = {}
+# text -> (style, text written), for values of `rules_yaml` (multi-line ones as literal blocks) and for
+# the others; text -> text written for keys: the same keys and values recur across fixes
+_KEYS: dict[str, str] = {}
+_LITERAL_VALUES: dict[str, tuple[object, str]] = {}
+_VALUES: dict[str, tuple[object, str]] = {}
 
 
 class _Unsupported(Exception):
@@ -378,21 +381,15 @@ def _scalar_style(s: str, literal: bool, key: bool) -> tuple[object, str] | None
     return None
 
 
-def _scalar(s: Any, literal_multiline: bool, key: bool) -> tuple[object, str]:
-    if type(s) is not str:
-        raise _Unsupported
-    literal = literal_multiline and "\n" in s
-    ck = (s, literal, key)
-    if ck in _SCALARS:
-        got = _SCALARS[ck]
-    else:
-        got = _scalar_style(s, literal, key)
-        if len(_SCALARS) >= 100_000:
-            _SCALARS.clear()
-        _SCALARS[ck] = got
+def _remember(cache: dict[str, Any], s: str, got: tuple[object, str] | None) -> Any:
+    """`got` (a scalar's style and text) kept for `s` (a key's text only, in `_KEYS`); None (left to
+    PyYAML) raises `_Unsupported`."""
     if got is None:
         raise _Unsupported
-    return got
+    if len(cache) >= 50_000:
+        cache.clear()
+    kept = cache[s] = got[1] if cache is _KEYS else got
+    return kept
 
 
 class _Writer:
@@ -401,43 +398,50 @@ class _Writer:
         self.width = width
         self.out: list[str] = []
         self.seen: set[int] = set()  # containers written (a repeated one is an alias: PyYAML's)
+        self.values = _LITERAL_VALUES if literal_multiline else _VALUES  # value text -> (style, text)
 
     def _container(self, c: Any) -> None:
         if not c or id(c) in self.seen:
             raise _Unsupported  # `{}`/`[]` in flow style, or `&id001`: PyYAML's
         self.seen.add(id(c))
 
-    def _value(self, line: str, v: Any, indent: int) -> None:
-        """`line` (a key and its colon, or a dash) followed by the value `v`, whose children indent by `indent`."""
-        t = type(v)
-        if t is dict:
-            self.out.append(line + "\n")
-            self.mapping(v, indent, None)
-        elif t is list:
-            self.out.append(line + "\n")
-            self.sequence(v, indent - 2)  # indentless, under a mapping key
-        else:
-            style, text = _scalar(v, self.literal_multiline, False)
-            if style == "|":
-                pad = " " * indent
-                self.out.append(line + " |\n")
-                self.out.extend(pad + x + "\n" if x else "\n" for x in text[:-1].split("\n"))
-            else:
-                if len(line) + 1 + len(text) >= self.width:  # libyaml may fold a long line at a space
-                    raise _Unsupported
-                self.out.append(f"{line} {text}\n")
-
     def mapping(self, m: Any, indent: int, first: str | None) -> None:
-        """The block mapping `m` at `indent`; `first`: the text before its first key (a sequence's dash)."""
+        """The block mapping `m` at `indent`; `first`: the text before its first key (a sequence's dash).
+        Each value follows its key: a scalar on the key's line (a literal block below it), a mapping
+        indented below it, a list of mappings below it with its dashes at the key's indentation."""
         if type(m) is not dict:
             raise _Unsupported
         self._container(m)
         pad = " " * indent
+        out, values = self.out, self.values
         for k, v in m.items():
-            _, ktext = _scalar(k, self.literal_multiline, True)
-            head = first if first is not None else pad
+            if type(k) is not str:
+                raise _Unsupported
+            # (a key's text does not depend on `literal_multiline`: a key of several lines is refused)
+            ktext = _KEYS.get(k) or _remember(_KEYS, k, _scalar_style(k, False, True))
+            line = f"{pad if first is None else first}{ktext}:"
             first = None
-            self._value(f"{head}{ktext}:", v, indent + 2)
+            t = type(v)
+            if t is str:
+                style, text = values.get(v) or _remember(
+                    values, v, _scalar_style(v, self.literal_multiline and "\n" in v, False)
+                )
+                if style == "|":
+                    cpad = pad + "  "
+                    out.append(line + " |\n")
+                    out.extend(cpad + x + "\n" if x else "\n" for x in text[:-1].split("\n"))
+                elif len(line) + 1 + len(text) >= self.width:  # libyaml may fold a long line at a space
+                    raise _Unsupported
+                else:
+                    out.append(f"{line} {text}\n")
+            elif t is dict:
+                out.append(line + "\n")
+                self.mapping(v, indent + 2, None)
+            elif t is list:
+                out.append(line + "\n")
+                self.sequence(v, indent)  # indentless, under a mapping key
+            else:
+                raise _Unsupported
 
     def sequence(self, s: Any, indent: int) -> None:
         """The block sequence `s` whose dashes are at `indent`; its items must be mappings."""
