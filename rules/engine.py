@@ -218,7 +218,11 @@ class CheckContext:
         out: dict[str, list[Any]] = {}
         for sr, a in zip(self.graph.alert_rules(), self.alerts, strict=True):
             for svc in a.services:
-                out.setdefault(svc, []).append(sr)
+                mine = out.get(svc)  # (not setdefault: a new empty list per alert)
+                if mine is None:
+                    out[svc] = [sr]
+                else:
+                    mine.append(sr)
         return out
 
     def team_of(self, service: str | None) -> str | None:
