@@ -196,6 +196,8 @@ class CheckContext:
 
     def __post_init__(self) -> None:
         self._team_of_service = {s.name: s.team for s in self.graph.catalog.services}
+        # checks some override names (the others' settings are the same for every service)
+        self._overridden = {cid for o in self.pack.overrides for cid in o.checks}
 
     @cached_property
     def paging(self) -> Any:
@@ -250,6 +252,10 @@ class CheckContext:
         the settings (e.g. parsed thresholds) on its identity."""
         key = (check_id, service)
         r = self._settings.get(key)
+        if r is None and service is not None and check_id not in self._overridden:
+            # no override names the check: every service has the pack's own settings (the same object
+            # `settings(check_id)` gives, as the merge below would find): one read, not a merge per service
+            r = self._settings[key] = self.settings(check_id)
         if r is None:
             scoped = self._scoped(check_id, service)
             ids = (check_id, *(id(s) for s in scoped))  # the pack's settings live as long as the context
