@@ -51,7 +51,8 @@ class NeverFires:
             if known.error is not None:
                 continue
             try:
-                selected = known.metrics if known.metrics is not None else selected_metrics(rule.expr)
+                metrics = known.metrics  # (a property made on first read: read once)
+                selected = metrics if metrics is not None else selected_metrics(rule.expr)
             except Exception:  # noqa: BLE001 - a rule Prometheus loaded always parses; be safe anyway
                 continue
             # (most alerts select only metrics that exist: told without building three sets per alert, and
