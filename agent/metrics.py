@@ -440,14 +440,22 @@ def _engineer_counts(
     team_of_pd_service = {pid: s.team for s in g.catalog.services for pid in s.pagerduty_service_ids if s.team}
     notified = _Notified(oncall)
     hours: dict[str, _WorkingHours] = {}
+    first_team: dict[str, str | None] = {}  # a user's first catalog team, read once per user
     for n, inc in zip(window, recent, strict=True):
         off_of_team: dict[str, bool] = {}  # per team, for this incident's instant
         c = times[n]  # (naive or out of range: converted by `users` as before)
-        for u in notified.users(inc, c if c.tzinfo is UTC else None) | by_log.get(inc.id, set()):
+        users = notified.users(inc, c if c.tzinfo is UTC else None)  # (a new set: added to in place)
+        logged = by_log.get(inc.id)
+        if logged:
+            users |= logged
+        for u in users:
             pages[u] += 1
-            p = people_by_pd.get(u)
-            team_name = (p.teams[0] if p and p.teams else None) or team_of_pd_service.get(inc.service_id)
-            key = team_name or ""
+            if u in first_team:
+                mine = first_team[u]
+            else:
+                p = people_by_pd.get(u)
+                mine = first_team[u] = p.teams[0] if p and p.teams else None
+            key = (mine or team_of_pd_service.get(inc.service_id)) or ""
             is_off = off_of_team.get(key)
             if is_off is None:
                 wh = hours.get(key)
