@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any, ClassVar
 
 import promql_parser as pp
@@ -130,18 +131,13 @@ class _Texts:
     def __init__(self, exprs: list[str]):
         self._exprs = exprs
         self._joined = "\0".join(exprs)
-        starts, at = [], 0
-        for e in exprs:
-            starts.append(at)
-            at += len(e) + 1
-        self._starts = starts
-        self._always = [p for p, e in enumerate(exprs) if "__name__" in e or "\\" in e]
+        # where each text starts in the joined text (its length and a separator after each)
+        self._starts = list(accumulate([len(e) + 1 for e in exprs], initial=0))[: len(exprs)]
+        self._always = self._holding("__name__") | self._holding("\\")
 
-    def naming(self, n: str) -> list[int]:
-        """Positions of the expressions containing `n`, `__name__` or a backslash, in order."""
-        if not n or "\0" in n:  # (a match could span two texts): the plain scan
-            return [p for p, e in enumerate(self._exprs) if n in e or "__name__" in e or "\\" in e]
-        found: set[int] = set(self._always)
+    def _holding(self, n: str) -> set[int]:
+        """Positions of the expressions containing `n` (no NUL in it: a match is inside one text)."""
+        found: set[int] = set()
         starts, find = self._starts, self._joined.find
         at = find(n)
         while at >= 0:
@@ -149,7 +145,13 @@ class _Texts:
             found.add(p)
             # the next expression (a text holding `n` again is found once)
             at = find(n, starts[p + 1]) if p + 1 < len(starts) else -1
-        return sorted(found)
+        return found
+
+    def naming(self, n: str) -> list[int]:
+        """Positions of the expressions containing `n`, `__name__` or a backslash, in order."""
+        if not n or "\0" in n:  # (a match could span two texts): the plain scan
+            return [p for p, e in enumerate(self._exprs) if n in e or "__name__" in e or "\\" in e]
+        return sorted(self._holding(n) | self._always)
 
 
 class RuleIndex:
