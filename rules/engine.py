@@ -271,6 +271,10 @@ class CheckContext:
             self._settings[key] = r
         return r
 
+    def same_for_every_service(self, check_id: str) -> bool:
+        """Whether no override names the check: its settings are the pack's for every service."""
+        return check_id not in self._overridden
+
     def param(self, check_id: str, name: str, service: str | None = None, default: Any = None) -> Any:
         r = self._settings.get((check_id, service))  # (`settings`' own first step, one call less per item)
         if r is None:

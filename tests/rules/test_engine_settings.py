@@ -51,3 +51,5 @@ def test_settings_with_and_without_overrides() -> None:
     assert ctx.settings("OWN011", "a").params == {"min_for": "5m"}
     assert ctx.settings("OWN011", "b").enabled is False
     assert ctx.settings("OWN011", "c") is ctx.settings("OWN011", None)
+    assert not ctx.same_for_every_service("OWN011")
+    assert ctx.same_for_every_service("OWN013") and ctx.same_for_every_service("OWN004")
