@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from collectors.facts import CatalogFacts, Service, Snapshot, SourceResult, SourceStatus
+from rules.checks.own011_no_for import PagingAlertWithoutFor
 from rules.engine import CheckContext, CheckSettings, Override, RulePack
 from rules.graph import OwnershipGraph
+from rules.paging import AlertPaging, PagingPath
 
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
 
@@ -53,3 +55,41 @@ def test_settings_with_and_without_overrides() -> None:
     assert ctx.settings("OWN011", "c") is ctx.settings("OWN011", None)
     assert not ctx.same_for_every_service("OWN011")
     assert ctx.same_for_every_service("OWN013") and ctx.same_for_every_service("OWN004")
+
+
+def _alert(name: str, service: str, for_s: float) -> AlertPaging:
+    path = PagingPath(alertmanager="am", route_path="root", route_location="am.yml:1", receiver="pd", outcome="pages")
+    return AlertPaging(
+        alert=name,
+        prometheus="prom",
+        file=None,
+        line=None,
+        severity="critical",
+        for_s=for_s,
+        labels={"alertname": name},
+        open_labels=[],
+        services=[service],
+        runbook=None,
+        slo=None,
+        paths=[path],
+        pages=True,
+        notifies_only=False,
+    )
+
+
+def test_own011_same_findings_with_one_limit_or_per_service() -> None:
+    """OWN011 reads one min_for for every alert when no override names it, else one per service: an
+    override that sets the pack's own value changes no finding."""
+    alerts = [_alert(f"A{i}", s, f) for i, (s, f) in enumerate((("a", 0), ("b", 60), ("c", 600), ("a", 120)))]
+    base = {"OWN011": CheckSettings(params={"min_for": "2m"})}
+    plain = RulePack(apiVersion="ownership-agent/v1", kind="RulePack", checks=base)
+    same = plain.model_copy(
+        update={"overrides": [Override(team="t1", checks={"OWN011": CheckSettings(params={"min_for": "2m"})})]}
+    )
+    found = []
+    for pack in (plain, same):
+        ctx = _ctx(pack)
+        ctx.resolved = alerts
+        found.append([f.model_dump() for f in PagingAlertWithoutFor().run(ctx)])
+    assert [f["subject"] for f in found[0]] == ["A0", "A1"]
+    assert found[0] == found[1]
