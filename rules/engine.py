@@ -192,9 +192,12 @@ class CheckContext:
     _settings: dict[tuple[str, str | None], ResolvedSettings] = field(default_factory=dict)
     _merged: dict[tuple[Any, ...], ResolvedSettings] = field(default_factory=dict)
     _durations: dict[tuple[str, str, str | None, str], float] = field(default_factory=dict)  # `duration`'s
+    _parsed_durations: dict[str, float] = field(default_factory=dict)  # text -> seconds
 
     def __post_init__(self) -> None:
         self._team_of_service = {s.name: s.team for s in self.graph.catalog.services}
+        # checks some override names (the others' settings are the same for every service)
+        self._overridden = {cid for o in self.pack.overrides for cid in o.checks}
 
     @cached_property
     def paging(self) -> Any:
@@ -217,7 +220,11 @@ class CheckContext:
         out: dict[str, list[Any]] = {}
         for sr, a in zip(self.graph.alert_rules(), self.alerts, strict=True):
             for svc in a.services:
-                out.setdefault(svc, []).append(sr)
+                mine = out.get(svc)  # (not setdefault: a new empty list per alert)
+                if mine is None:
+                    out[svc] = [sr]
+                else:
+                    mine.append(sr)
         return out
 
     def team_of(self, service: str | None) -> str | None:
@@ -245,6 +252,10 @@ class CheckContext:
         the settings (e.g. parsed thresholds) on its identity."""
         key = (check_id, service)
         r = self._settings.get(key)
+        if r is None and service is not None and check_id not in self._overridden:
+            # no override names the check: every service has the pack's own settings (the same object
+            # `settings(check_id)` gives, as the merge below would find): one read, not a merge per service
+            r = self._settings[key] = self.settings(check_id)
         if r is None:
             scoped = self._scoped(check_id, service)
             ids = (check_id, *(id(s) for s in scoped))  # the pack's settings live as long as the context
@@ -260,6 +271,10 @@ class CheckContext:
             self._settings[key] = r
         return r
 
+    def same_for_every_service(self, check_id: str) -> bool:
+        """Whether no override names the check: its settings are the pack's for every service."""
+        return check_id not in self._overridden
+
     def param(self, check_id: str, name: str, service: str | None = None, default: Any = None) -> Any:
         r = self._settings.get((check_id, service))  # (`settings`' own first step, one call less per item)
         if r is None:
@@ -273,7 +288,12 @@ class CheckContext:
         key = (check_id, name, service, default)
         v = self._durations.get(key)
         if v is None:
-            v = self._durations[key] = parse_duration(str(self.param(check_id, name, service, default)))
+            # each distinct text parsed once (not once per service: L has 5,000 of them, 15,000 parses)
+            text = str(self.param(check_id, name, service, default))
+            v = self._parsed_durations.get(text)
+            if v is None:
+                v = self._parsed_durations[text] = parse_duration(text)
+            self._durations[key] = v
         return v
 
     def enabled(self, check_id: str, service: str | None = None) -> bool:

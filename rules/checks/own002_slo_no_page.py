@@ -134,7 +134,12 @@ def belongs(rule: Rule, slo: SLO) -> bool:
 class _BelongsIndex:
     """Positions of the alerting rules `belongs` can accept for an SLO (by name, Sloth labels, selectors)."""
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, rules: list[Rule], names: set[str] | None = None):
+        """`names`: the page alert names `candidates` will be asked about (None: every name is indexed).
+
+        Only rules whose text holds `sloth_` are read for Sloth references: a selector's label name is
+        written in the text, and `rules.exprs.derive` records no reference for such a text either (on L,
+        50,000 fact lookups and set walks for a few thousand Sloth alerts)."""
         from rules.exprs import facts  # (imported here: rules.exprs imports this module)
 
         self.by_name: dict[str, list[int]] = {}
@@ -142,9 +147,12 @@ class _BelongsIndex:
         self.by_sloth_id: dict[str, list[int]] = {}
         self.by_slo_service: dict[tuple[str, str], list[int]] = {}
         for i, r in enumerate(rules):
-            self.by_name.setdefault(r.name, []).append(i)
+            if names is None or r.name in names:
+                self.by_name.setdefault(r.name, []).append(i)
             if "sloth_slo" in r.labels:
                 self.by_slo_label.setdefault(r.labels["sloth_slo"], []).append(i)
+            if "sloth_" not in r.expr:
+                continue
             ids, pairs = _sloth_refs(r.expr, facts)
             for v in ids:
                 self.by_sloth_id.setdefault(v, []).append(i)
@@ -200,7 +208,7 @@ class SLONoPage:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         g = ctx.graph
         alert_rules = g.alert_rules()
-        index = _BelongsIndex([sr.rule for sr in alert_rules])
+        index = _BelongsIndex([sr.rule for sr in alert_rules], {s.page_alert for s in g.slos.slos if s.page_alert})
         recorded = {(r.rule.name, r.rule.labels.get("sloth_id")) for r in g.recording_rules()} | {
             (r.name, r.labels.get("sloth_id")) for r in g.slos.generated_rules if r.type == "recording"
         }

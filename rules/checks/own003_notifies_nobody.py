@@ -57,6 +57,11 @@ class NotifiesNobody:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         ignored_of: dict[str | None, set[str]] = {}  # per service: a set made once, not once per alert
         for a in ctx.alerts:
+            for p in a.paths:
+                if p.reason == NOBODY:
+                    break
+            else:
+                continue  # no path to a receiver that notifies nobody (most alerts: told without a call)
             service = a.services[0] if a.services else None
             ignored = ignored_of.get(service)
             if ignored is None:

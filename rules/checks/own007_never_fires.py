@@ -38,23 +38,31 @@ class NeverFires:
         recorded = {sr.rule.name for sr in g.recording_rules()} | {
             r.name for r in g.slos.generated_rules if r.type == "recording"
         }
-        per_source: dict[str, tuple[list[str], set[str] | None]] = {}
+        per_source: dict[str, tuple[list[str], set[str] | None, dict[frozenset[str], bool]]] = {}
         for sr in g.alert_rules():
             rule = sr.rule
-            if sr.source not in per_source:
-                per_source[sr.source] = signals_for(ctx, sr.source)
-            used, present = per_source[sr.source]
+            got = per_source.get(sr.source)
+            if got is None:
+                got = per_source[sr.source] = (*signals_for(ctx, sr.source), {})
+            used, present, all_known = got
             if present is None:
                 continue
             known = facts(rule.expr)
             if known.error is not None:
                 continue
             try:
-                selected = known.metrics if known.metrics is not None else selected_metrics(rule.expr)
+                metrics = known.metrics  # (a property made on first read: read once)
+                selected = metrics if metrics is not None else selected_metrics(rule.expr)
             except Exception:  # noqa: BLE001 - a rule Prometheus loaded always parses; be safe anyway
                 continue
-            # (most alerts select only metrics that exist: told without building three sets per alert)
-            if all(m in present or m in recorded for m in selected):
+            # (most alerts select only metrics that exist: told without building three sets per alert, and
+            # once per distinct set of metrics, a frozenset expressions of one shape share)
+            fine = all_known.get(selected) if type(selected) is frozenset else None
+            if fine is None:
+                fine = all(m in present or m in recorded for m in selected)
+                if type(selected) is frozenset:
+                    all_known[selected] = fine
+            if fine:
                 continue
             missing = set(selected) - present - recorded
             if not stays_empty(rule.expr, missing):

@@ -28,6 +28,8 @@ class SlowQueryUnwatched:
     summary: ClassVar[str] = "slow or heavy query on a service's database with no latency SLO or alert behind it"
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
+        self._min_calls: dict[str, int] = {}  # per service (see `_why`)
+        self._limits: dict[str, tuple[float, float, float]] = {}
         g = ctx.graph
         services_of_db: dict[str, list[str]] = {}
         for s in g.catalog.services:
@@ -53,13 +55,24 @@ class SlowQueryUnwatched:
                     yield self._finding(ctx, src, src in stale, service, st, totals[st.database], why)
 
     def _why(self, ctx: CheckContext, service: str, st: SlowQuery, db_total: float) -> str | None:
-        """Why the statement counts as slow or heavy, or None."""
-        if st.calls < int(ctx.param(self.id, "min_calls", service, 100)):
+        """Why the statement counts as slow or heavy, or None.
+
+        The limits are read once per service (L: 15,000 statements, four settings reads each), each when
+        first needed, as before (a limit is not converted for a service none of whose statements reach it)."""
+        min_calls = self._min_calls.get(service)
+        if min_calls is None:
+            min_calls = self._min_calls[service] = int(ctx.param(self.id, "min_calls", service, 100))
+        if st.calls < min_calls:
             return None
-        slow_ms = float(ctx.param(self.id, "slow_mean_ms", service, 500))
+        limits = self._limits.get(service)
+        if limits is None:
+            limits = self._limits[service] = (
+                float(ctx.param(self.id, "slow_mean_ms", service, 500)),
+                float(ctx.param(self.id, "heavy_total_share", service, 0.5)),
+                ctx.duration(self.id, "heavy_min_total", service, "1h") * 1000,
+            )
+        slow_ms, heavy_share, heavy_min = limits
         share = st.total_exec_time_ms / db_total if db_total else 0.0
-        heavy_share = float(ctx.param(self.id, "heavy_total_share", service, 0.5))
-        heavy_min = ctx.duration(self.id, "heavy_min_total", service, "1h") * 1000
         reasons = []
         if st.mean_exec_time_ms >= slow_ms:
             reasons.append(f"slow (limit {slow_ms:g} ms mean)")

@@ -189,3 +189,14 @@ def test_rule_index_finds_what_reading_every_rule_finds() -> None:
     got = [index.watched_by(q) for q in queues]
     assert got == [reference(q) for q in queues]
     assert got[0] == ["A", "C", "E", "F"] and got[1] == ["B", "E", "I"]  # derived, named, matched
+
+
+def test_texts_naming_is_the_plain_scan() -> None:
+    """`_Texts.naming` (one `find` over the joined texts) gives the positions the scan of every text gives."""
+    from rules.checks.own009_queue_unwatched import _Texts
+
+    exprs = ["a_lag > 1", "", "b{__name__=~'x'}", "a_lag + a_lag", "c\\u0031", "xa_la", "g", "a_lag", "a\0b"]
+    texts = _Texts(exprs)
+    for n in ("a_lag", "a_la", "g", "x", "lag > 1\0", "", "a\0b", "zzz", "\0"):
+        want = [p for p, e in enumerate(exprs) if n in e or "__name__" in e or "\\" in e]
+        assert texts.naming(n) == want, n
