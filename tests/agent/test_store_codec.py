@@ -5,6 +5,7 @@ every older text as the facts' own JSON."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -82,11 +83,19 @@ def test_pagerduty_facts_are_stored_as_columns_and_read_back_as_their_own_json_g
     assert back.model_dump_json() == want.model_dump_json()
     assert back.model_fields_set == want.model_fields_set
     assert isinstance(back, PagerDutyFacts)
-    for got, own in zip(back.incidents, want.incidents, strict=True):
+    for got, own in zip(back.incidents, facts.incidents, strict=True):
         assert type(got) is PDIncident
-        for name in ("created_at", "acknowledged_at"):
+        for name in ("created_at", "acknowledged_at", "resolved_at"):
+            # made as the export's parse makes them (datetime.fromisoformat): the collected facts' own tzinfo
             a, b = getattr(got, name), getattr(own, name)
             assert a == b and (a is None or (a.utcoffset() == b.utcoffset() and type(a.tzinfo) is type(b.tzinfo)))
+    for got_list, own_list in ((back.incidents, facts.incidents), (back.log_entries, facts.log_entries)):
+        for got, own in zip(got_list, own_list, strict=True):  # what the parse interns is interned
+            interned = ("title",) if isinstance(got, PDIncident) else ("agent_type",)
+            for name in interned:
+                value = getattr(got, name)
+                assert value is None or value is sys.intern(str(getattr(own, name)))
+            assert all(a is sys.intern(a) for a in got.assignees)
     assert codec.loads(text.encode()) == want  # the database may hand back bytes
 
 
@@ -104,7 +113,11 @@ def test_a_damaged_columnar_text_is_an_error_not_other_facts() -> None:
     with pytest.raises(ValueError, match="columns of incidents differ in length"):
         codec.loads(json.dumps(stored, separators=(",", ":")))
     stored = json.loads(codec.dumps(_facts()))
-    stored["incidents"]["created_at"][0] = "yesterday"  # each column item is validated with its field's type
+    stored["incidents"]["created_at"][0] = "yesterday"  # a datetime's text is read as one
+    with pytest.raises(ValueError, match="yesterday"):
+        codec.loads(json.dumps(stored, separators=(",", ":")))
+    stored = json.loads(codec.dumps(_facts()))
+    stored["incidents"]["incident_number"][0] = "seven"  # each column item is validated with its field's type
     with pytest.raises(ValidationError):
         codec.loads(json.dumps(stored, separators=(",", ":")))
 
