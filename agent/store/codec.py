@@ -57,15 +57,22 @@ class _Columns:
     after: dict[str, tuple[Any, Callable[[list[Any]], list[Any]]]] = dataclasses.field(default_factory=dict)
 
 
+# (each in C loops where the column allows: `map` over a column without None, an empty list kept as it is)
+
+
 def _interned(col: list[Any]) -> list[Any]:
+    if None not in col:
+        return list(map(sys.intern, col))
     return [v if v is None else sys.intern(v) for v in col]
 
 
 def _interned_lists(col: list[list[str]]) -> list[list[str]]:
-    return [list(map(sys.intern, v)) for v in col]
+    return [v and list(map(sys.intern, v)) for v in col]
 
 
 def _instants(col: list[str | None]) -> list[datetime | None]:
+    if None not in col:
+        return list(map(_fromiso, col))  # type: ignore[arg-type]
     return [v if v is None else _fromiso(v) for v in col]
 
 
