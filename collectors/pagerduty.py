@@ -40,7 +40,7 @@ class PagerDutyCollector:
                 entry_key = key
                 # the config too (hashed: it may name a token's file or variable)
                 key = hashlib.sha256(f"{key}\0{self.config.model_dump_json()}".encode()).hexdigest()
-                # the store's text of these facts: the cache entry (ExportCache.put)
+                # the store's text of these facts when the forked parse wrote it (ExportCache.put_text)
                 codec.offer(key, cache.text_reader(str(folder), entry_key))
             detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents"
             return Collected(facts, detail=detail, facts_key=key)

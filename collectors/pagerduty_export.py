@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
+import pickle
 import re
 import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import compress, count, repeat
+from operator import attrgetter, itemgetter, methodcaller
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args, get_origin
 
 from pydantic_core import SchemaValidator
 from pydantic_core import core_schema as cs
@@ -25,6 +29,7 @@ from agent.errors import InputError
 from agent.forks import fork_allowed
 from agent.gcpause import release_freed_heap
 from collectors.facts import (
+    Fact,
     PagerDutyFacts,
     PDEscalationPolicy,
     PDIncident,
@@ -39,8 +44,10 @@ from collectors.facts import (
     PDTarget,
     PDTeam,
     PDUser,
+    slotted_maker,
+    trusted,
 )
-from collectors.prometheus_rules import cache_root, code_salt
+from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, write_cached
 from collectors.secrets import fingerprint
 from collectors.timeutil import parse_instant
 from collectors.yamlfile import file_digest, read_text, read_text_digest
@@ -265,24 +272,17 @@ def _finish(out: dict[str, list]) -> PagerDutyFacts:
             prev = acks.get(le.incident_id)
             if prev is None or le.created_at < prev:
                 acks[le.incident_id] = le.created_at
-    incidents = out.get("incidents", [])
-    if acks:
-        for inc in incidents:
-            if inc.acknowledged_at is None:
-                ack = acks.get(inc.id)
-                if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
-                    inc.acknowledged_at = ack
-    _share_times(incidents)
-    return PagerDutyFacts(**out)
-
-
-def _share_times(incidents: list[PDIncident]) -> None:
-    """A resolved incident's last change is its resolution: one datetime object for both (the same value, same
-    tzinfo object; datetimes are immutable). On L: 200,000 datetimes fewer, 9 MB, for ~0.05 s."""
-    for inc in incidents:
+    for inc in out.get("incidents", []):
+        if acks and inc.acknowledged_at is None:
+            ack = acks.get(inc.id)
+            if ack is not None:  # (assigning None, as before, changed nothing but took a third of a second on L)
+                inc.acknowledged_at = ack
+        # a resolved incident's last change is its resolution: one datetime object for both (the same value,
+        # same tzinfo object; datetimes are immutable). On L: 200,000 datetimes fewer, 9 MB, for ~0.05 s.
         last, res = inc.last_status_change_at, inc.resolved_at
         if last is not None and last == res and last.tzinfo is res.tzinfo:
             inc.last_status_change_at = res
+    return PagerDutyFacts(**out)
 
 
 def _line_of_id(file: str | None, ident: str | None) -> int | None:
@@ -316,11 +316,13 @@ def _parsed_in_child(d: Path, source: str, cache: ExportCache) -> bool:
     if pid == 0:  # the child: parse, write the entry, leave without any of the parent's exit handlers
         code = 1
         try:
-            # the entry (the store's text of the facts); not the heap handed back: the process ends here
+            # the entry, then the store's text of the facts (see `ExportCache.put_text`); not the heap handed
+            # back: the process ends here
             out, digests = _parse_export(d, source, cache)
+            cache.put(str(d), digests, _encode(out))
             from agent.store import codec
 
-            cache.put(str(d), digests, codec.dumps(_finish(out)))
+            cache.put_text(str(d), digests, codec.dumps(_finish(out)))
             code = 0
         except BaseException:  # noqa: BLE001, S110 - the parent parses again and reports the error
             pass
@@ -370,14 +372,14 @@ def load_export_dir_keyed(
             if hit is not None:
                 return hit
     out, digests = _parse_export(d, source, cache)
+    entry = _encode(out) if cache is not None else None  # (before _finish sets the acknowledgements)
     facts = _finish(out)
     key = None
-    if cache is not None:  # (only here: an export that fails is never cached)
-        from agent.store import codec
-
-        cache.put(str(d), digests, codec.dumps(facts))
+    if cache is not None and entry is not None:  # (only here: an export that fails is never cached)
+        cache.put(str(d), digests, entry)
         key = cache.facts_key(str(d), digests)
-        release_freed_heap()  # what serialising the facts used (L: a 51 MB text and the columns' lists)
+        del entry
+        release_freed_heap()  # what encoding and pickling the entry used: ~70 MB on L stayed resident
     return facts, key
 
 
@@ -573,31 +575,43 @@ def _fast_items(ep: str, text: str) -> list | None:
 # An unchanged export folder is not parsed again in the next process (the benchmark's warm run, a restart): its
 # facts come from the cache folder of the rule files' parse cache (collectors.prometheus_rules: the same
 # `$OWNERSHIP_CACHE_DIR`, none when set empty, atomic writes, a malformed entry is a miss). One entry per export
-# folder, replaced when a file changes (an export is 100 MB of JSON: not one entry per content).
+# folder, replaced when a file changes (an export is 100 MB of JSON: not one entry per content). The entry is
+# two pickles: the key (folder and the sha256 of each endpoint's file, read first) and the facts.
 #
-# The entry is the store's text of the facts (agent.store.codec: JSON, incidents and log entries as columns)
-# after a first line holding its content key (`facts_key`: the code, the folder and each file's sha256). So the
-# store saves that text as it is rather than serialising the facts again (the collector offers it, see
-# collectors.pagerduty), and a hit is the store's read of it: each column validated by pydantic-core from the
-# text, the objects made from the columns. Measured on L: a hit 0.45-0.5 s (and hashing the files ~0.1 s)
-# instead of 2.1-2.3 s of parsing; writing it 0.55 s. (Before, the entry was a pickle of the parsed values
-# beside that text: 0.73 s more to write in the forked parse, and a hit no quicker.)
+# The entry holds the endpoints' facts as parsed, before `_finish` (run again on a hit), as plain values, and
+# they are rebuilt without validation (they were validated when the files were parsed): pickling the facts as
+# they are cost 2.8 s to write and 0.9 s to read on L (a model pickles through its __dict__ and fields-set, a
+# datetime through its __reduce_ex__, a Python call each way). Measured on L (CPU, a busy 2-core machine): a hit
+# 0.6 s (hashing 113 MB 0.09, reading 0.13, rebuilding 0.32, `_finish` 0.08) instead of 2.8-3.0 s of parsing;
+# a miss ~0.8 s more than a parse (hashing, `_encode` 0.45, writing 22 MB 0.27). A string shared by several
+# facts (the interned titles and ids) is shared again (pickle's memo), so the facts take the same memory.
 
 _CACHED_CODE = (
     "collectors/pagerduty_export.py",
-    "agent/store/codec.py",  # the entry's form
+    "agent/store/codec.py",  # the store's text beside the entry (put_text)
     "collectors/facts.py",
     "collectors/timeutil.py",
     "collectors/secrets.py",
     "collectors/yamlfile.py",
 )
+_LARGE = ("incidents", "log_entries")  # slotted dataclasses, by the hundred thousand
+_MODELS: dict[str, type[Fact]] = {
+    "services": PDService,
+    "escalation_policies": PDEscalationPolicy,
+    "schedules": PDSchedule,
+    "oncalls": PDOnCall,
+    "users": PDUser,
+    "teams": PDTeam,
+    "maintenance_windows": PDMaintenanceWindow,
+}
+assert set(_MODELS) | set(_LARGE) == set(ENDPOINTS)
 
 
 class ExportCache:
     """Collected export folders on disk, keyed by folder and the content of its files."""
 
-    # 2: the store's text of the facts (agent.store.codec), its content key on the first line
-    FORMAT = 2
+    # 1: models as rows (`_model_rows`), incidents and log entries as columns (`_encode`)
+    FORMAT = 1
 
     def __init__(self, directory: Path | str):
         self.dir = Path(directory)
@@ -612,45 +626,44 @@ class ExportCache:
 
     def _file(self, folder: str) -> Path:
         h = hashlib.sha256(f"{self._salt}|{folder}".encode()).hexdigest()
-        return self.dir / h[:2] / f"{h}.json"
+        return self.dir / h[:2] / f"{h}.pickle"
 
     def get_keyed(self, folder: str) -> tuple[PagerDutyFacts, str] | None:
         """The facts of the folder when its files have the content of the cached entry, and the entry's content
         key (`facts_key`); else None (no entry, another content, a malformed entry: a miss, never an error)."""
-        from agent.store import codec
-
         try:
-            key = self.facts_key(folder, _digests(Path(folder)))
-        except OSError:
+            with self._file(folder).open("rb") as f:
+                key = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
+                if not isinstance(key, tuple) or key != (folder, _digests(Path(folder))):
+                    return None
+                out = _decode(pickle.load(f))  # noqa: S301
+        except (*CACHE_ERRORS, IndexError, KeyError):
             return None
-        text = self.text_reader(folder, key)()
-        if text is None:
-            return None
-        try:
-            facts = codec.loads(text)
-        except ValueError:  # pydantic's ValidationError too
-            return None
-        if not isinstance(facts, PagerDutyFacts):
-            return None
-        _share_times(facts.incidents)
-        # made as `_finish` makes them (the same fields-set; instances are taken as they are, not validated)
-        return PagerDutyFacts(**{ep: getattr(facts, ep) for ep in ENDPOINTS}), key
+        return _finish(out), self.facts_key(*key)
 
     def facts_key(self, folder: str, digests: tuple[tuple[str, str | None], ...]) -> str:
         """A digest of what an entry's facts depend on: the code (the salt), the folder and each file's digest
         (the store keeps it beside the facts: the same key, the same facts; see SourceStatus.facts_key)."""
         return hashlib.sha256(f"{self._salt}\0{folder}\0{digests!r}".encode()).hexdigest()
 
-    def put(self, folder: str, digests: tuple[tuple[str, str | None], ...], text: str) -> None:
-        """Write the folder's entry, the store's text of its facts (`codec.dumps`), atomically; a cache that
-        cannot be written is skipped, never an error."""
-        target = self._file(folder)
+    def put(self, folder: str, digests: tuple[tuple[str, str | None], ...], entry: tuple) -> None:
+        """Write the folder's entry (`_encode`) atomically; a cache that cannot be written is skipped, never an
+        error."""
+        write_cached(self._file(folder), (folder, digests), entry)
+
+    # The store's text of an entry's facts (agent.store.codec), written by the forked child that parsed the
+    # export: the child has time to spare beside the parent's collectors (L: ~4.7 s of work beside ~5.4 s), and
+    # the parent's store then reads the text instead of serialising the facts in its save thread, which held
+    # the GIL ~0.5 s beside the analysis. One file per folder: its first line is the entry's content key.
+
+    def _text_file(self, folder: str) -> Path:
+        return self._file(folder).with_suffix(".store.json")
+
+    def put_text(self, folder: str, digests: tuple[tuple[str, str | None], ...], text: str) -> None:
+        """Write the store's text of the facts of the folder's entry (skipped when it cannot be written)."""
+        target = self._text_file(folder)
         try:
-            try:
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            except FileNotFoundError:
-                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 f.write(self.facts_key(folder, digests).encode() + b"\n")
                 f.write(text.encode())
@@ -659,11 +672,11 @@ class ExportCache:
             pass
 
     def text_reader(self, folder: str, key: str) -> Callable[[], str | None]:
-        """A function reading the store's text of the facts whose content key is `key` (None: no such entry)."""
+        """A function reading the store's text of the facts whose content key is `key` (None: no such text)."""
 
         def read() -> str | None:
             try:
-                data = self._file(folder).read_bytes()
+                data = self._text_file(folder).read_bytes()
             except OSError:
                 return None
             head, sep, text = data.partition(b"\n")
@@ -684,3 +697,137 @@ def _digests(d: Path) -> tuple[tuple[str, str | None], ...]:
         f = d / f"{ep}.json"
         out.append((ep, file_digest(f) if f.exists() else None))
     return tuple(out)
+
+
+def _encode(out: dict[str, list]) -> tuple:
+    """The entry's facts: the endpoints' as parsed, before `_finish` (which is run again on a hit)."""
+    models = {ep: _model_rows(cls, out[ep]) for ep, cls in _MODELS.items()}
+    # the large endpoints as columns, a list per field (pickled and read back in half the time of rows as tuples)
+    columns = {ep: [_column(out[ep], n, n in _TIMES[ep]) for n in _FIELDS[ep]] for ep in _LARGE}
+    return models, columns
+
+
+def _column(facts: list, name: str, times: bool) -> Any:
+    col = list(map(attrgetter(name), facts))
+    return _times_out(col) if times else col
+
+
+def _decode(payload: tuple) -> dict[str, list]:
+    models, columns = payload
+    out: dict[str, list] = {ep: _models(cls, models[ep]) for ep, cls in _MODELS.items()}
+    for ep in _LARGE:
+        cols = [_times_in(c) if n in _TIMES[ep] else c for n, c in zip(_FIELDS[ep], columns[ep], strict=True)]
+        if len({len(c) for c in cols}) > 1:
+            raise ValueError("not the columns of the facts")
+        out[ep] = list(map(_MAKE[ep], *cols))
+    return out
+
+
+# The large endpoints' datetimes (800,000 on L) as their pickled state, `datetime(10 bytes, tzinfo)`, a column's
+# in one string (a filler where None, the Nones' places listed apart). Measured on 600,000: pickling the datetimes
+# themselves (a __reduce_ex__ and pickle's memo each) 0.85 s to write, 0.12 s to read; this 0.21 s and 0.13 s (the
+# loops in C, `map`); microseconds since the epoch 0.18 s and 0.31 s. For a column whose datetimes are all in
+# timezone.utc (what an export's `Z` and `+00:00` give); another column is pickled as it is. (Parsed, before
+# `_finish`, no two fields share a datetime object: there is no identity to keep.)
+_STATE = 10  # bytes
+_REDUCE = methodcaller("__reduce_ex__", 4)
+_FILLER = datetime(1970, 1, 1, tzinfo=UTC)  # in place of None, to keep the loops in C
+_FROM_STATE = cast(Callable[[bytes, Any], datetime | None], datetime)  # the constructor pickle calls
+
+
+def _times_out(col: list[datetime | None]) -> tuple:
+    nones = list(compress(count(), map(operator.is_, col, repeat(None))))
+    if len(nones) == len(col):
+        return ("none", len(col))
+    filled = col
+    if nones:
+        filled = col.copy()
+        for i in nones:
+            filled[i] = _FILLER
+    if set(map(type, filled)) != {datetime} or set(map(attrgetter("tzinfo"), filled)) != {UTC}:
+        return ("as is", col)
+    return ("utc", b"".join(map(itemgetter(0), map(itemgetter(1), map(_REDUCE, filled)))), nones)
+
+
+def _times_in(enc: tuple) -> list[datetime | None]:
+    if enc[0] == "none":
+        return [None] * enc[1]
+    if enc[0] == "as is":
+        col: list[datetime | None] = enc[1]
+        return col
+    _, blob, nones = enc
+    if len(blob) % _STATE:
+        raise ValueError("not datetime states")
+    states = [blob[i : i + _STATE] for i in range(0, len(blob), _STATE)]
+    col = list(map(_FROM_STATE, states, repeat(UTC)))
+    for i in nones:
+        col[i] = None
+    return col
+
+
+def _nested(cls: type[Fact]) -> dict[int, type[Fact]]:
+    """The fields (by position) that hold a list of facts; any other field must hold plain values."""
+    out: dict[int, type[Fact]] = {}
+    for n, f in enumerate(cls.model_fields.values()):
+        args = get_args(f.annotation)
+        if get_origin(f.annotation) is list and isinstance(args[0], type) and issubclass(args[0], Fact):
+            out[n] = args[0]
+        else:
+            assert not _holds_facts(f.annotation), f"{cls.__name__}: a fact inside {f.annotation}, not as a list"
+    return out
+
+
+def _holds_facts(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, Fact):
+        return True
+    return any(_holds_facts(a) for a in get_args(annotation))
+
+
+_NESTED: dict[type[Fact], dict[int, type[Fact]]] = {}
+
+
+def _nested_of(cls: type[Fact]) -> dict[int, type[Fact]]:
+    got = _NESTED.get(cls)
+    if got is None:
+        got = _NESTED[cls] = _nested(cls)
+    return got
+
+
+def _model_rows(cls: type[Fact], models: list[Any]) -> list[tuple]:
+    """Each model as its field values (in declaration order; lists of facts as their rows) and its fields-set
+    (None: every field, as the converters give them)."""
+    names = list(cls.model_fields)
+    every = set(names)
+    nested = _nested_of(cls)
+    rows = []
+    for m in models:
+        values = [m.__dict__[n] for n in names]
+        for i, sub in nested.items():
+            values[i] = _model_rows(sub, values[i])
+        fields_set = m.model_fields_set
+        rows.append((*values, None if fields_set == every else set(fields_set)))
+    return rows
+
+
+def _models(cls: type[Fact], rows: list[tuple]) -> list[Any]:
+    """The models of `_model_rows`, not validated again (`facts.trusted`)."""
+    names = list(cls.model_fields)
+    nested = [(names[i], sub) for i, sub in _nested_of(cls).items()]
+    out = []
+    for row in rows:
+        if len(row) != len(names) + 1:
+            raise ValueError("not a row of this model")
+        values = dict(zip(names, row, strict=False))
+        for name, sub in nested:
+            values[name] = _models(sub, values[name])
+        out.append(trusted(cls, values, row[-1]))
+    return out
+
+
+_CLASSES: dict[str, Any] = {"incidents": PDIncident, "log_entries": PDLogEntry}
+_FIELDS = {ep: list(cls.__pydantic_fields__) for ep, cls in _CLASSES.items()}
+_MAKE = {ep: slotted_maker(cls) for ep, cls in _CLASSES.items()}
+_TIMES = {
+    ep: {n for n, f in cls.__pydantic_fields__.items() if datetime in (f.annotation, *get_args(f.annotation))}
+    for ep, cls in _CLASSES.items()
+}

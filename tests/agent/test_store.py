@@ -308,8 +308,7 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     assert all(s.status.facts_key for s in first.sources)
 
     id1 = store.save(first)
-    # nothing stored yet: every source serialised, but PagerDuty's, whose cache entry is the store's text
-    assert sorted(calls) == sorted(k for k in kinds if k != "pagerduty")
+    assert sorted(calls) == sorted(kinds)  # nothing stored yet: every source serialised
     calls.clear()
     id2 = store.save(second)
     assert calls == []  # every source copied
