@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,9 @@ def merge_packs(base: RulePack, extra: RulePack) -> RulePack:
     )
 
 
+_CREATED_AT = attrgetter("created_at")
+
+
 def incident_times(graph: OwnershipGraph) -> list[datetime]:
     """Each PagerDuty incident's `created_at` in UTC (`datetime.UTC`), in incident order; computed once per graph.
 
@@ -113,18 +117,17 @@ def incident_times(graph: OwnershipGraph) -> list[datetime]:
     offsets (microseconds); two datetimes of the same tzinfo object compare by their fields. Windows
     over 200,000 incidents (OWN008, the metrics) compare these instead (the same order, exactly)."""
 
+    def utc(c: datetime) -> datetime:
+        if c.tzinfo is None:  # (facts are aware) compared as it is
+            return c
+        try:
+            return c.astimezone(UTC)
+        except OverflowError:  # near datetime.min/max: compared as it is
+            return c
+
     def build() -> list[datetime]:
-        out = []
-        for i in graph.pagerduty.incidents:
-            c = i.created_at
-            if c.tzinfo is None:  # (facts are aware) compared as it is
-                out.append(c)
-                continue
-            try:
-                out.append(c.astimezone(UTC))
-            except OverflowError:  # near datetime.min/max: compared as it is
-                out.append(c)
-        return out
+        # already in UTC (what an export's `Z` gives): as it is, what `astimezone(UTC)` returns for it
+        return [c if c.tzinfo is UTC else utc(c) for c in map(_CREATED_AT, graph.pagerduty.incidents)]
 
     return graph.memo(("pagerduty", "incident_times_utc"), build)
 
