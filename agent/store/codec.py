@@ -208,12 +208,12 @@ def offer(key: str, read: Callable[[], str | None]) -> None:
 
 
 def text_for(facts: SourceFacts, key: str | None) -> str:
-    """`dumps(facts)`, or the text offered for their content key when there is one and it reads back as this
-    form's (its marker first)."""
+    """`dumps(facts)`, or the text offered for their content key when there is one and it looks whole: this
+    form's (its format's name first) and closed (a file cut short is not stored)."""
     read = _OFFERED.pop(key, None) if key is not None else None
     if read is not None:
         text = read()
-        if text is not None and _format_of(text) == _FORMATS.get(type(facts), ("",))[0]:
+        if text is not None and _format_of(text) == _FORMATS.get(type(facts), ("",))[0] and text.endswith("}"):
             return text
     return dumps(facts)
 
