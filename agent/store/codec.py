@@ -88,7 +88,7 @@ def _slotted(cls: type[Any], interned: tuple[str, ...]) -> _Columns:
     after: dict[str, tuple[Any, Callable[[list[Any]], list[Any]]]] = {}
     for n, t in types.items():
         if t is datetime or datetime in get_args(t):
-            after[n] = (str | None, _instants)
+            after[n] = (str if t is datetime else str | None, _instants)  # a required one stays required
         elif n in interned:
             after[n] = (t, _interned_lists if get_origin(t) is list else _interned)
     return _Columns(types, {n: attrgetter(n) for n in fields}, slotted_maker(cls), after)

@@ -117,6 +117,10 @@ def test_a_damaged_columnar_text_is_an_error_not_other_facts() -> None:
     with pytest.raises(ValueError, match="yesterday"):
         codec.loads(json.dumps(stored, separators=(",", ":")))
     stored = json.loads(codec.dumps(_facts()))
+    stored["incidents"]["created_at"][0] = None  # a required datetime stays required
+    with pytest.raises(ValidationError):
+        codec.loads(json.dumps(stored, separators=(",", ":")))
+    stored = json.loads(codec.dumps(_facts()))
     stored["incidents"]["incident_number"][0] = "seven"  # each column item is validated with its field's type
     with pytest.raises(ValidationError):
         codec.loads(json.dumps(stored, separators=(",", ":")))
