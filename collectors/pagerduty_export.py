@@ -47,7 +47,7 @@ from collectors.facts import (
     slotted_maker,
     trusted,
 )
-from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, write_cached
+from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_cached
 from collectors.secrets import fingerprint
 from collectors.timeutil import parse_instant
 from collectors.yamlfile import file_digest, read_text, read_text_digest
@@ -639,6 +639,7 @@ class ExportCache:
                 out = _decode(pickle.load(f))  # noqa: S301
         except (*CACHE_ERRORS, IndexError, KeyError):
             return None
+        used(self._file(folder))
         return _finish(out), self.facts_key(*key)
 
     def facts_key(self, folder: str, digests: tuple[tuple[str, str | None], ...]) -> str:
@@ -683,9 +684,11 @@ class ExportCache:
             if not sep or head != key.encode():
                 return None
             try:
-                return text.decode()
+                got = text.decode()
             except UnicodeDecodeError:
                 return None
+            used(self._text_file(folder))
+            return got
 
         return read
 

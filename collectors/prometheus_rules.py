@@ -12,6 +12,7 @@ import os
 import pickle
 import re
 import tempfile
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -171,9 +172,79 @@ def read_cached(file: Path) -> Any:
     """A pickle of the on-disk cache, or None when missing or unreadable (a miss, never an error)."""
     try:
         with file.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
+            got = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
     except CACHE_ERRORS:
         return None
+    used(file)
+    return got
+
+
+# ---- pruning: entries nobody reads any more
+#
+# Every entry's key holds a digest of the agent's code, so an upgrade (or an edit of a module an entry depends
+# on) leaves the older entries unread for good, and a changed input file its older entry: without pruning
+# the folder grows with every version (L: ~120 MB a version). Reading an entry refreshes its modification
+# time (`used`); at most once a day (`PRUNE_EVERY_S`) a collection deletes the entries of the agent's own
+# cache folders that nobody read or wrote for CACHE_MAX_AGE_DAYS, and the temporary files of writes older
+# than an hour (a process killed while writing). Only files of the agent's own names in its own subfolders
+# are touched: `$OWNERSHIP_CACHE_DIR` may name a folder that holds other files too. (A long-running process
+# reads an unchanged rule file's facts from memory, not from its entry: after a month of uptime that entry
+# may go, and the next process parses the file once more and writes it again.)
+CACHE_MAX_AGE_DAYS = 30
+PRUNE_EVERY_S = 86_400
+CACHE_FOLDERS = ("rules", "exprs", "pagerduty", "sources")
+_ENTRY_SUFFIXES = (".pickle", ".store.json")
+_PRUNED_MARK = ".pruned"
+
+
+def used(file: Path) -> None:
+    """Mark a cache entry as read now (pruning keeps it)."""
+    try:
+        os.utime(file)
+    except OSError:
+        pass
+
+
+def prune_cache(now: float | None = None) -> int:
+    """Delete the cache's entries unread for CACHE_MAX_AGE_DAYS (at most once every PRUNE_EVERY_S); how many.
+    Never an error: what cannot be read or deleted is left."""
+    root = cache_root()
+    if root is None or not root.is_dir():
+        return 0
+    now = time.time() if now is None else now
+    mark = root / _PRUNED_MARK
+    try:
+        if now - mark.stat().st_mtime < PRUNE_EVERY_S:
+            return 0
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return 0
+    removed = 0
+    for folder in CACHE_FOLDERS:
+        for dirpath, _dirs, files in os.walk(root / folder):
+            for name in files:
+                if name.startswith(".tmp-"):
+                    limit = 3_600.0
+                elif name.endswith(_ENTRY_SUFFIXES):
+                    limit = CACHE_MAX_AGE_DAYS * 86_400.0
+                else:
+                    continue  # not a file of ours
+                path = os.path.join(dirpath, name)
+                try:
+                    if now - os.stat(path).st_mtime > limit:
+                        os.unlink(path)
+                        removed += 1
+                except OSError:
+                    continue
+    try:
+        mark.touch()
+        os.utime(mark, (now, now))
+    except OSError:
+        pass
+    if removed:
+        log.info("removed %d cache entries unread for %d days from %s", removed, CACHE_MAX_AGE_DAYS, root)
+    return removed
 
 
 def write_cached(target: Path, data: Any, *more: Any) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 
 from collectors import Collected
 from collectors.facts import SourceFacts
-from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, write_cached
+from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_cached
 from collectors.yamlfile import file_digest
 
 log = logging.getLogger("ownership.collect")
@@ -145,6 +145,7 @@ class SourceCache:
             or not isinstance(logged, list)
         ):
             return None
+        used(file)
         return Collected(facts, observed_at=observed_at, detail=detail), logged, reads
 
 
