@@ -13,7 +13,6 @@ import pickle
 import re
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -47,7 +46,7 @@ from collectors.facts import (
     slotted_maker,
     trusted,
 )
-from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_cached
+from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_atomically, write_cached
 from collectors.secrets import fingerprint
 from collectors.timeutil import parse_instant
 from collectors.yamlfile import file_digest, read_text, read_text_digest
@@ -662,15 +661,8 @@ class ExportCache:
 
     def put_text(self, folder: str, digests: tuple[tuple[str, str | None], ...], text: str) -> None:
         """Write the store's text of the facts of the folder's entry (skipped when it cannot be written)."""
-        target = self._text_file(folder)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(self.facts_key(folder, digests).encode() + b"\n")
-                f.write(text.encode())
-            os.replace(tmp, target)
-        except OSError:
-            pass
+        key = self.facts_key(folder, digests).encode()
+        write_atomically(self._text_file(folder), lambda f: f.write(key + b"\n" + text.encode()))
 
     def text_reader(self, folder: str, key: str) -> Callable[[], str | None]:
         """A function reading the store's text of the facts whose content key is `key` (None: no such text)."""

@@ -13,9 +13,10 @@ import pickle
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from agent.errors import InputError
 from collectors.durations import parse_duration
@@ -250,6 +251,17 @@ def prune_cache(now: float | None = None) -> int:
 def write_cached(target: Path, data: Any, *more: Any) -> None:
     """Write a pickle of the on-disk cache atomically; a cache that cannot be written is skipped, never an error.
     `more`: further pickles after the first in the same file (a reader can stop after the first: a key)."""
+
+    def dump(f: BinaryIO) -> None:
+        for obj in (data, *more):
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    write_atomically(target, dump)
+
+
+def write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """A cache file written by `write` into a temporary file then renamed (a reader sees the old file or the
+    whole new one); one that cannot be written is skipped, never an error."""
     try:
         try:
             # the folder made by an earlier write, mostly (a `mkdir` per write: 970 system calls on L)
@@ -258,8 +270,7 @@ def write_cached(target: Path, data: Any, *more: Any) -> None:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as f:
-            for obj in (data, *more):
-                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            write(f)
         os.replace(tmp, target)
     except OSError as e:
         log.debug("parse cache not written: %s", e)
