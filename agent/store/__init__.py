@@ -48,7 +48,7 @@ class Store:
     """Writes one snapshot per collection run; keeps history."""
 
     def __init__(self, url: str):
-        self.url = url
+        # the URL (it may hold the database's password) is kept by the engine only, whose URL shows it as ***
         self.engine = create_engine(url, future=True)
 
     def migrate(self, revision: str = "head") -> None:

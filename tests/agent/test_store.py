@@ -169,7 +169,10 @@ def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
 
 def test_collector_lock_is_exclusive(store: Store) -> None:
     store.migrate()
-    other = Store(store.url)
+    assert not hasattr(store, "url")  # the URL, which may hold a password, is the engine's only
+    password = store.engine.url.password
+    assert not password or str(password) not in repr(store.engine.url)
+    other = Store(store.engine.url.render_as_string(hide_password=False))
     try:
         with store.collector_lock() as first:
             assert first
