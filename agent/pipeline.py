@@ -148,7 +148,7 @@ def _collect(
     **io: Any,
 ) -> Snapshot:
     taken_at = datetime.now(UTC)
-    from collectors.prometheus_rules import prune_cache
+    from collectors.disk_cache import prune_cache
 
     prune_cache()  # at most once a day: entries unread for a month (old versions' mostly)
     prev = {(s.status.name, s.status.kind): s for s in (previous.sources if previous else [])}

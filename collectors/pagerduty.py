@@ -7,7 +7,6 @@ transport, e.g. one that sends the https URL to a local fake).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 from agent.config import PagerDutySource
 from agent.store import codec
 from collectors import Collected
+from collectors.disk_cache import content_key
 from collectors.facts import PagerDutyFacts
 from collectors.pagerduty_export import ExportCache, load_export_dir_keyed
 
@@ -39,7 +39,7 @@ class PagerDutyCollector:
             if key is not None and cache is not None:
                 entry_key = key
                 # the config too (hashed: it may name a token's file or variable)
-                key = hashlib.sha256(f"{key}\0{self.config.model_dump_json()}".encode()).hexdigest()
+                key = content_key(key, self.config.model_dump_json())
                 # the store's text of these facts when the forked parse wrote it (ExportCache.put_text)
                 codec.offer(key, cache.text_reader(str(folder), entry_key))
             detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents"

@@ -27,6 +27,7 @@ from pydantic_core import core_schema as cs
 from agent.errors import InputError
 from agent.forks import fork_allowed
 from agent.gcpause import release_freed_heap
+from collectors.disk_cache import CACHE_ERRORS, cache_root, code_salt, content_key, used, write_atomically, write_cached
 from collectors.facts import (
     Fact,
     PagerDutyFacts,
@@ -46,7 +47,6 @@ from collectors.facts import (
     slotted_maker,
     trusted,
 )
-from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_atomically, write_cached
 from collectors.secrets import fingerprint
 from collectors.timeutil import parse_instant
 from collectors.yamlfile import file_digest, read_text, read_text_digest
@@ -572,7 +572,7 @@ def _fast_items(ep: str, text: str) -> list | None:
 # --------------------------------------------------------------------------- the on-disk cache
 #
 # An unchanged export folder is not parsed again in the next process (the benchmark's warm run, a restart): its
-# facts come from the cache folder of the rule files' parse cache (collectors.prometheus_rules: the same
+# facts come from the cache folder of the rule files' parse cache (collectors.disk_cache: the same
 # `$OWNERSHIP_CACHE_DIR`, none when set empty, atomic writes, a malformed entry is a miss). One entry per export
 # folder, replaced when a file changes (an export is 100 MB of JSON: not one entry per content). The entry is
 # two pickles: the key (folder and the sha256 of each endpoint's file, read first) and the facts.
@@ -619,7 +619,7 @@ class ExportCache:
     @classmethod
     def default(cls) -> ExportCache | None:
         """`$OWNERSHIP_CACHE_DIR/pagerduty`, else under ~/.cache/ownership-agent; None when the variable is set
-        empty (see prometheus_rules.cache_root)."""
+        empty (see disk_cache.cache_root)."""
         root = cache_root()
         return cls(root / "pagerduty") if root else None
 
@@ -630,21 +630,22 @@ class ExportCache:
     def get_keyed(self, folder: str) -> tuple[PagerDutyFacts, str] | None:
         """The facts of the folder when its files have the content of the cached entry, and the entry's content
         key (`facts_key`); else None (no entry, another content, a malformed entry: a miss, never an error)."""
+        file = self._file(folder)
         try:
-            with self._file(folder).open("rb") as f:
+            with file.open("rb") as f:
                 key = pickle.load(f)  # noqa: S301 - our own files, in the user's own cache folder
                 if not isinstance(key, tuple) or key != (folder, _digests(Path(folder))):
                     return None
                 out = _decode(pickle.load(f))  # noqa: S301
         except (*CACHE_ERRORS, IndexError, KeyError):
             return None
-        used(self._file(folder))
+        used(file)
         return _finish(out), self.facts_key(*key)
 
     def facts_key(self, folder: str, digests: tuple[tuple[str, str | None], ...]) -> str:
         """A digest of what an entry's facts depend on: the code (the salt), the folder and each file's digest
         (the store keeps it beside the facts: the same key, the same facts; see SourceStatus.facts_key)."""
-        return hashlib.sha256(f"{self._salt}\0{folder}\0{digests!r}".encode()).hexdigest()
+        return content_key(self._salt, folder, repr(digests))
 
     def put(self, folder: str, digests: tuple[tuple[str, str | None], ...], entry: tuple) -> None:
         """Write the folder's entry (`_encode`) atomically; a cache that cannot be written is skipped, never an
@@ -652,9 +653,10 @@ class ExportCache:
         write_cached(self._file(folder), (folder, digests), entry)
 
     # The store's text of an entry's facts (agent.store.codec), written by the forked child that parsed the
-    # export: the child has time to spare beside the parent's collectors (L: ~4.7 s of work beside ~5.4 s), and
-    # the parent's store then reads the text instead of serialising the facts in its save thread, which held
-    # the GIL ~0.5 s beside the analysis. One file per folder: its first line is the entry's content key.
+    # export, after the entry: the parent's store then reads the text instead of serialising the facts in its
+    # save thread, which held the GIL ~0.5 s beside the analysis (L: cold graph 0.9 -> 0.3 s), for ~0.6 s more
+    # in the child, beside the parent's collectors. One file per folder: its first line is the entry's content
+    # key.
 
     def _text_file(self, folder: str) -> Path:
         return self._file(folder).with_suffix(".store.json")
@@ -667,9 +669,11 @@ class ExportCache:
     def text_reader(self, folder: str, key: str) -> Callable[[], str | None]:
         """A function reading the store's text of the facts whose content key is `key` (None: no such text)."""
 
+        file = self._text_file(folder)
+
         def read() -> str | None:
             try:
-                data = self._text_file(folder).read_bytes()
+                data = file.read_bytes()
             except OSError:
                 return None
             head, sep, text = data.partition(b"\n")
@@ -679,7 +683,7 @@ class ExportCache:
                 got = text.decode()
             except UnicodeDecodeError:
                 return None
-            used(self._text_file(folder))
+            used(file)
             return got
 
         return read

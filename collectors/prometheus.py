@@ -7,7 +7,6 @@ rule files are also configured), `external_labels` and `alert_relabel_configs` f
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,11 +14,12 @@ from typing import Any, ClassVar
 from agent.config import PrometheusSource
 from agent.errors import InputError
 from collectors import Collected, SourceCollector, expand_globs
+from collectors.disk_cache import code_salt, content_key
 from collectors.facts import Location, PrometheusFacts, Rule
 from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
 from collectors.prometheus_rules import CACHED_CODE as RULES_CODE
-from collectors.prometheus_rules import RuleFileCache, code_salt, load_rule_files
+from collectors.prometheus_rules import RuleFileCache, load_rule_files
 from collectors.source_cache import digests as file_digests
 
 log = logging.getLogger("ownership.collect")
@@ -84,42 +84,39 @@ class PrometheusCollector(SourceCollector):
             return self._collect_live()  # (no facts_key: what a server answers is not in a file)
         cache = RuleFileCache.default()
         digests: list[tuple[str, str]] | None = [] if cache is not None else None
-        facts, files = self._from_files(cache, digests)
+        facts, files, config_digest = self._from_files(cache, digests)
         detail = f"{len(facts.rules)} rules in {len(files)} files"
-        return Collected(facts, detail=detail, facts_key=self._facts_key(digests))
+        return Collected(facts, detail=detail, facts_key=self._facts_key(digests, config_digest))
 
     # -- files -----------------------------------------------------------------------
-    def _facts_key(self, digests: list[tuple[str, str]] | None) -> str | None:
+    def _facts_key(self, digests: list[tuple[str, str]] | None, config_digest: str | None) -> str | None:
         """The facts' content key (SourceStatus.facts_key) with the rule file cache on: the code, the config
         (hashed: it may name a secret), the folder, prometheus.yml's digest and every rule file's path and
         content hash as parsed (in order). None without the cache, or when prometheus.yml changed while it
-        was read (its digest before and after differ: the facts could be of either)."""
+        was read (`config_digest` None: the facts could be of either)."""
         if digests is None:
             return None
-        h = hashlib.sha256()
         parts = [f"{FACTS_FORMAT}|{code_salt(_FACTS_CODE)}", self.config.model_dump_json(), str(self.base)]
         if self.config.config_file:
-            if self._config_digest is None:
+            if config_digest is None:
                 return None
-            parts.append(self._config_digest)
-        parts.append(repr(digests))
-        for part in parts:
-            h.update(part.encode())
-            h.update(b"\0")
-        return h.hexdigest()
+            parts.append(config_digest)
+        return content_key(*parts, repr(digests))
 
     def _from_files(
         self, cache: RuleFileCache | None = None, digests: list[tuple[str, str]] | None = None
-    ) -> tuple[PrometheusFacts, list[Path]]:
+    ) -> tuple[PrometheusFacts, list[Path], str | None]:
+        """The facts of the files, the files, and prometheus.yml's digest when `digests` are collected and it
+        did not change while it was read (else None)."""
         facts = PrometheusFacts()
         files: list[Path] = []
-        self._config_digest: str | None = None
+        config_digest: str | None = None
         if self.config.config_file:
             cfg_path = self.base / self.config.config_file
-            before = file_digests([cfg_path])[0][1]
+            before = file_digests([cfg_path])[0][1] if digests is not None else None
             cfg = load_prometheus_config(cfg_path)
-            after = file_digests([cfg_path])[0][1]
-            self._config_digest = before if before == after else None
+            if before is not None and file_digests([cfg_path])[0][1] == before:
+                config_digest = before
             facts.external_labels = cfg.external_labels
             facts.alert_relabel_configs = cfg.alert_relabel_configs
             facts.alertmanagers = cfg.alertmanagers
@@ -129,7 +126,7 @@ class PrometheusCollector(SourceCollector):
         files = list(dict.fromkeys(files))
         facts.rules.extend(load_rule_files(files, cache, digests))
         facts.rule_files.extend(str(f) for f in files)
-        return facts, files
+        return facts, files, config_digest
 
     # -- live ------------------------------------------------------------------------
     def _api(self) -> JsonApi:
@@ -204,7 +201,7 @@ class PrometheusCollector(SourceCollector):
         Not by expr: Prometheus answers each expr re-printed from its syntax tree.
         """
         try:
-            local, _ = self._from_files()
+            local, _, _ = self._from_files()
         except InputError as e:
             log.warning("source=%s rule files for line numbers unreadable: %s", self.name, e)
             return f"line numbers unavailable: {e}"

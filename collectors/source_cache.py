@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from collectors import Collected
+from collectors.disk_cache import CACHE_ERRORS, cache_root, code_salt, content_key, used, write_cached
 from collectors.facts import SourceFacts
-from collectors.prometheus_rules import CACHE_ERRORS, cache_root, code_salt, used, write_cached
 from collectors.yamlfile import file_digest
 
 log = logging.getLogger("ownership.collect")
@@ -76,7 +76,7 @@ class SourceCache:
     @classmethod
     def default(cls) -> SourceCache | None:
         """`$OWNERSHIP_CACHE_DIR/sources`, else under ~/.cache/ownership-agent; None when the variable is set
-        empty (see prometheus_rules.cache_root)."""
+        empty (see disk_cache.cache_root)."""
         root = cache_root()
         return cls(root / "sources") if root else None
 
@@ -117,12 +117,8 @@ class SourceCache:
         return collected
 
     def _key(self, kind: str, config: str, base: Path, code: tuple[str, ...], inputs: Digests) -> str:
-        h = hashlib.sha256()
         salt = f"{self.FORMAT}|{sys.version_info[:2]}|{code_salt(BASE_CODE + code)}"
-        for part in (salt, kind, config, str(base), repr(inputs)):
-            h.update(part.encode())
-            h.update(b"\0")
-        return h.hexdigest()
+        return content_key(salt, kind, config, str(base), repr(inputs))
 
     def _get(self, file: Path, key: str) -> tuple[Collected, list[tuple[str, int, str]], Digests] | None:
         """The entry's collection, warnings and the further files it lists when its key is `key` and those
@@ -152,7 +148,7 @@ class SourceCache:
 def facts_key(key: str, reads: Digests) -> str:
     """The content key of an entry's facts (Collected.facts_key): its key (code, config, named files) and the
     digests of the further files the collection read."""
-    return hashlib.sha256(f"{key}\0{reads!r}".encode()).hexdigest()
+    return content_key(key, repr(reads))
 
 
 class _Warnings(logging.Handler):

@@ -415,12 +415,13 @@ def clear() -> None:
 
 
 def _bundle_file(texts: list[str]) -> Path | None:
-    from collectors.prometheus_rules import cache_root, code_salt
+    from collectors.disk_cache import cache_root, code_salt
+    from collectors.prometheus_rules import CACHED_CODE
 
     root = cache_root()
     if root is None or not texts:
         return None
-    h = hashlib.sha256(code_salt().encode())
+    h = hashlib.sha256(code_salt(CACHED_CODE).encode())
     h.update(("\0".join(texts) + "\0").encode())  # each text then a NUL: one update, not two per text
     return root / "exprs" / f"{h.hexdigest()}.pickle"
 
@@ -434,7 +435,7 @@ def preload(texts: list[str]) -> Path | None:
     missing = [t for t in texts if t not in _MEMO]
     if not missing:  # all known (the collector parsed them): save them for the next process if not yet
         return None if f.exists() else f
-    from collectors.prometheus_rules import read_cached
+    from collectors.disk_cache import read_cached
 
     got = read_cached(f)
     if not (isinstance(got, tuple) and len(got) == 3 and got[0] == _BUNDLE_FORMAT):
@@ -469,7 +470,7 @@ _BUNDLE_FORMAT = "shapes-1"
 
 def persist(f: Path, texts: list[str]) -> None:
     """Save the facts of these texts (parsing those not known yet); a cache that cannot be written is skipped."""
-    from collectors.prometheus_rules import write_cached
+    from collectors.disk_cache import write_cached
 
     exported, shapes = export({t: facts(t) for t in texts})
     write_cached(f, (_BUNDLE_FORMAT, exported, shapes))

@@ -1,4 +1,4 @@
-"""Pruning the on-disk caches (collectors.prometheus_rules.prune_cache): entries nobody read for a month go,
+"""Pruning the on-disk caches (collectors.disk_cache.prune_cache): entries nobody read for a month go,
 at most once a day; reading an entry keeps it; nothing but the agent's own files is touched."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors import prometheus_rules as pr
+from collectors import disk_cache as pr
+from collectors import prometheus_rules
 
 DAY = 86_400.0
 SMALL_ORG = Path(__file__).parents[1] / "testdata" / "org-small"
@@ -91,7 +92,7 @@ def test_a_collection_prunes_and_its_hits_keep_their_entries(root: Path, tmp_pat
         os.utime(p, (weeks_ago, weeks_ago))
     stale = _file(root / "rules" / "zz" / "unread.pickle", 31 * DAY, time.time())
     (root / ".pruned").unlink()  # (the first collection pruned today)
-    pr._CACHE.clear()  # another process: no rule file parsed in this one (it would not read the entry)
+    prometheus_rules._CACHE.clear()  # another process: no rule file parsed in this one (it would not read the entry)
     collect(loaded, at)  # prunes, then reads every entry again
     assert not stale.exists()
     read = [p for p in entries if p.stat().st_mtime > time.time() - 3_600]

@@ -121,7 +121,7 @@ def test_a_bundle_saved_by_one_process_gives_the_next_the_same_facts(
     exprs.clear()
     monkeypatch.undo()
     monkeypatch.setenv("OWNERSHIP_CACHE_DIR", str(tmp_path))
-    from collectors.prometheus_rules import write_cached
+    from collectors.disk_cache import write_cached
 
     write_cached(target, dict(want))  # what an older agent saved there: each text's facts
     assert exprs.preload(texts) == target
