@@ -115,9 +115,10 @@ def incident_times(graph: OwnershipGraph) -> list[datetime]:
 
     Why: every fact carries its own tzinfo object, so comparing its instant with another asks both
     offsets (microseconds); two datetimes of the same tzinfo object compare by their fields. Windows
-    over 200,000 incidents (OWN008, the metrics) compare these instead (the same order, exactly)."""
+    over 200,000 incidents (OWN008, the paging answers' counts, the metrics) compare these instead (the same
+    order, exactly)."""
 
-    def utc(c: datetime) -> datetime:
+    def in_utc(c: datetime) -> datetime:
         if c.tzinfo is None:  # (facts are aware) compared as it is
             return c
         try:
@@ -127,7 +128,7 @@ def incident_times(graph: OwnershipGraph) -> list[datetime]:
 
     def build() -> list[datetime]:
         # already in UTC (what an export's `Z` gives): as it is, what `astimezone(UTC)` returns for it
-        return [c if c.tzinfo is UTC else utc(c) for c in map(_CREATED_AT, graph.pagerduty.incidents)]
+        return [c if c.tzinfo is UTC else in_utc(c) for c in map(_CREATED_AT, graph.pagerduty.incidents)]
 
     return graph.memo(("pagerduty", "incident_times_utc"), build)
 
@@ -151,7 +152,8 @@ def incidents_in_order(graph: OwnershipGraph) -> bool:
 def incident_window(graph: OwnershipGraph, since: datetime, until: datetime) -> Sequence[int]:
     """Positions of the incidents whose `incident_times` entry `c` has `since <= c <= until`, in incident order.
 
-    Why: OWN008 and the metrics read the incidents of the last days out of 200,000; on times in order
+    Why: OWN008, the paging answers' counts and the metrics read the incidents of the last days out of
+    200,000; on times in order
     (the usual) two bisections find them instead of comparing every incident's time (the same answer:
     tests/rules/test_engine_incidents.py compares both ways)."""
     times = incident_times(graph)

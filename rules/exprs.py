@@ -280,8 +280,10 @@ def load(exported: dict[str, Any], shapes: dict[str, ExprFacts]) -> bool:
             got.append((expr, e))
         else:
             return False
-    for expr, f in got:
-        remember(expr, f)
+    # at once, not `remember` per text (L: 61,000 texts, a call each)
+    if len(_MEMO) + len(got) > MAX_ENTRIES:
+        _MEMO.clear()
+    _MEMO.update(got)
     return True
 
 
@@ -443,24 +445,8 @@ def preload(texts: list[str]) -> Path | None:
     exported, shapes = got[1], got[2]
     if not (isinstance(exported, dict) and isinstance(shapes, dict)):
         return f
-    known = adopt_shapes(shapes)
-    # at once, not `remember` per text (L: 61,000 texts, a call each)
-    hits: dict[str, ExprFacts] = {}
-    keys = _PH_KEYS
-    for t in missing:
-        e = exported.get(t)
-        if isinstance(e, ExprFacts):
-            hits[t] = e
-        elif isinstance(e, tuple) and len(e) == 2 and isinstance(e[1], tuple):
-            shape = known.get(e[0]) or _TEMPLATES.get(e[0])
-            if shape is not None:
-                if len(e[1]) > len(keys):
-                    keys = _ph_keys(len(e[1]))
-                hits[t] = ExprFacts.of_shape(shape, dict(zip(keys, e[1], strict=False)))  # keys: >= values
-    if len(_MEMO) + len(hits) > MAX_ENTRIES:
-        _MEMO.clear()
-    _MEMO.update(hits)
-    return None
+    # all of them or none (a bundle is written whole: a shape missing from it means another bundle)
+    return None if load({t: exported.get(t) for t in missing}, adopt_shapes(shapes)) else f
 
 
 # the bundle: `export`'s form (each text's shape and values, the shapes' facts once), not each text's facts

@@ -465,11 +465,21 @@ def block_yaml(doc: Any, *, literal_multiline: bool, width: int) -> str | None:
     return "".join(w.out)
 
 
+def dump_yaml(doc: Any, *, literal_multiline: bool, width: int, allow_unicode: bool = False) -> str:
+    """`doc` as PyYAML writes it (`_Dumper`: multi-line strings as literal blocks, else SafeDumper; keys in
+    insertion order): by `block_yaml` when it knows the text, else by `yaml.dump`."""
+    text = block_yaml(doc, literal_multiline=literal_multiline, width=width)
+    if text is not None:
+        return text
+    dumper = _Dumper if literal_multiline else SafeDumper
+    return yaml.dump(
+        doc, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=allow_unicode, width=width
+    )
+
+
 def rules_yaml(doc: dict[str, Any], header: str | None = None) -> str:
     """A rule file as YAML (multi-line expressions as literal blocks, keys in insertion order)."""
-    text = block_yaml(doc, literal_multiline=True, width=10_000)
-    if text is None:
-        text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000)
+    text = dump_yaml(doc, literal_multiline=True, width=10_000)
     if header:
         text = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + text
     return text
@@ -484,6 +494,7 @@ __all__ = [
     "burn_alert",
     "burn_alert_expr",
     "default_alert_name",
+    "dump_yaml",
     "error_budget",
     "meta_recordings",
     "num",

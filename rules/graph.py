@@ -109,11 +109,9 @@ class OwnershipGraph:
         # answers and checks ask 5 times per snapshot, 50,000 SourcedRule objects each time on L (0.2 s).
         # The Prometheus facts' identity and size key it, as `_services_key` does the catalog's.
         key = ("sourced_rules", kind, tuple((src, id(p.rules), len(p.rules)) for src, p in self.prometheus.items()))
-        got = self._memo.get(key)
-        if got is None:
-            got = self._memo[key] = [
-                SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == kind
-            ]
+        got = self.memo(
+            key, lambda: [SourcedRule(r, src) for src, p in self.prometheus.items() for r in p.rules if r.type == kind]
+        )
         return list(got)
 
     def alert_rules(self) -> list[SourcedRule]:

@@ -178,9 +178,6 @@ class _Plan:
         return hit
 
 
-_NO_PLAN = _Plan((), False, False, ())  # stands for paths made label set by label set
-
-
 class PagingResolver:
     """Compiles the routing trees and the on-call index once per graph."""
 
@@ -295,7 +292,7 @@ class PagingResolver:
         paths: list[PagingPath] = []
         pages = notifies = False
         pd_services: list[str] = []
-        plans: list[_Plan] = []  # the plans that made all the paths, if they did
+        only_plan: _Plan | None = None  # the plan that made all the paths, if one did (one Alertmanager)
         if not labels.dropped:
             open_ = labels.open
             live = self.live_values(sr) if open_ else {}
@@ -308,9 +305,9 @@ class PagingResolver:
                     pages = pages or plan.pages
                     notifies = notifies or plan.notifies
                     pd_services += plan.pd_services
-                    plans.append(plan)
+                    if len(self.trees) == 1:
+                        only_plan = plan
                     continue
-                plans.append(_NO_PLAN)
                 seen: dict[tuple, PagingPath] = {}
                 sets = self.label_sets(labels, am_name, live)
                 mine: list[PagingPath] = []
@@ -350,8 +347,8 @@ class PagingResolver:
             "pages": pages,
             "notifies_only": notifies and not pages,
             "fired_30d": self._fired(name, fixed, at),
-            "paged_30d": self._paged_of_plan(name, plans[0], at)
-            if len(plans) == 1 and plans[0] is not _NO_PLAN
+            "paged_30d": self._paged_of_plan(name, only_plan, at)
+            if only_plan is not None
             else self._paged(name, pd_services, at),
         }
         return _alert_paging(values)

@@ -57,19 +57,14 @@ class NotifiesNobody:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         ignored_of: dict[str | None, set[str]] = {}  # per service: a set made once, not once per alert
         for a in ctx.alerts:
-            for p in a.paths:
-                if p.reason == NOBODY:
-                    break
-            else:
-                continue  # no path to a receiver that notifies nobody (most alerts: told without a call)
+            silent = silent_paths(a)
+            if not silent:
+                continue  # (most alerts: before the settings are read)
             service = a.services[0] if a.services else None
             ignored = ignored_of.get(service)
             if ignored is None:
                 ignored = ignored_of[service] = set(ctx.param(self.id, "ignore_alerts", service, []) or [])
             if a.alert in ignored:
-                continue
-            silent = silent_paths(a)
-            if not silent:
                 continue
             prom, prom_at = source_of(ctx, "prometheus", a.prometheus)
             evidence = [

@@ -210,8 +210,6 @@ class NoisyAlert:
         pd_src = next(
             (r.status.name for r in g.snapshot.sources if r.facts is not None and r.facts.kind == "pagerduty"), None
         )
-        # the thresholds per service, parsed once per distinct settings (one, unless the pack overrides
-        # OWN008 for some teams): reading ten params per alert was a third of this check on 50,000 alerts
         # one pass over the alerts for their services and their names (each pass over 50,000 alerts costs
         # about 25 ms on L, whatever it does: three of them were a fifth of this check)
         services: set[str | None] = set()
@@ -226,6 +224,8 @@ class NoisyAlert:
                 of_name[a.alert] = [a]
             else:
                 same.append(a)
+        # the thresholds per service, parsed once per distinct settings (one, unless the pack overrides
+        # OWN008 for some teams): reading ten params per alert was a third of this check on 50,000 alerts
         parsed: dict[int, Thresholds] = {}
         of_service: dict[str | None, Thresholds] = {}
         for service in services:

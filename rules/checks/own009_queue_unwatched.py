@@ -14,14 +14,13 @@ from itertools import accumulate
 from typing import Any, ClassVar
 
 import promql_parser as pp
-import yaml
 
 from collectors.durations import format_duration
 from collectors.facts import Matcher, QueueLag, Service
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
-from rules.fixes import SafeDumper, block_yaml
+from rules.fixes import dump_yaml
 from rules.routing import matchers_match
 
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
@@ -283,10 +282,7 @@ def queue_alert_rules_yaml(
         f"# placeholder too: write the runbook before you merge.\n"
     )
     doc = {"groups": [group]}
-    text = block_yaml(doc, literal_multiline=False, width=1000)  # the text PyYAML writes, when it knows it
-    if text is None:
-        text = yaml.dump(doc, Dumper=SafeDumper, sort_keys=False, allow_unicode=True, width=1000)
-    return head + text
+    return head + dump_yaml(doc, literal_multiline=False, width=1000, allow_unicode=True)
 
 
 # --------------------------------------------------------------------------- the check
