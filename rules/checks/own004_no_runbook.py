@@ -44,8 +44,23 @@ def paging_path(path: Any, oncall: Any) -> bool:
     return high_urgency_possible(svc, path.severity_sent)
 
 
-def paging_paths(alert: Any, oncall: Any) -> list[Any]:
-    return [p for p in alert.paths if paging_path(p, oncall)]
+def paging_paths(alert: Any, oncall: Any, memo: dict[tuple[Any, Any], bool] | None = None) -> list[Any]:
+    """The alert's paths that page or could (`paging_path`). `memo`: a dict kept across alerts for the answers
+    of paths that do not page now, which `paging_path` reads only the PagerDuty service and the severity of:
+    one answer per such pair (L: 72,000 paths of 50,000 alerts)."""
+    if memo is None:
+        return [p for p in alert.paths if paging_path(p, oncall)]
+    out = []
+    for p in alert.paths:
+        if p.outcome != "pages":
+            key = (p.pagerduty_service, p.severity_sent)
+            ok = memo.get(key)
+            if ok is None:
+                ok = memo[key] = paging_path(p, oncall)
+            if not ok:
+                continue
+        out.append(p)
+    return out
 
 
 class NoRunbook:
@@ -55,10 +70,11 @@ class NoRunbook:
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         oncall = ctx.paging.oncall
+        can_page: dict[tuple[Any, Any], bool] = {}
         for a in ctx.alerts:
             if a.runbook and a.runbook.strip():
                 continue
-            paths = paging_paths(a, oncall)
+            paths = paging_paths(a, oncall, can_page)
             if not paths:
                 continue
             service = a.services[0] if a.services else None

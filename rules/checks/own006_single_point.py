@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from collectors.facts import PDService
 from rules.checks.own002_slo_no_page import source_of
-from rules.checks.own004_no_runbook import paging_path
+from rules.checks.own004_no_runbook import paging_paths
 from rules.checks.own005_coverage_gap import catalog_services
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
@@ -24,22 +24,11 @@ class SinglePointOfFailure:
         pd_src, pd_at = source_of(ctx, "pagerduty")
         # PagerDuty services some alert can page through, and the alerts that do.
         paging: dict[str, set[str]] = {}
-        # `paging_path` of a path that does not page now reads only its PagerDuty service and severity:
-        # answered once per pair, not once per path (72,000 paths of 50,000 alerts on L)
-        can_page: dict[tuple[str, str | None], bool] = {}
+        can_page: dict[tuple[Any, Any], bool] = {}  # (see `paging_paths`)
         for a in ctx.alerts:
-            for p in a.paths:
-                sid = p.pagerduty_service
-                if not sid:
-                    continue
-                if p.outcome != "pages":
-                    key = (sid, p.severity_sent)
-                    ok = can_page.get(key)
-                    if ok is None:
-                        ok = can_page[key] = paging_path(p, oncall)
-                    if not ok:
-                        continue
-                paging.setdefault(sid, set()).add(a.alert)
+            for p in paging_paths(a, oncall, can_page):
+                if p.pagerduty_service:
+                    paging.setdefault(p.pagerduty_service, set()).add(a.alert)
         by_policy: dict[str, list[PDService]] = {}
         for sid in paging:
             svc = oncall.services.get(sid)

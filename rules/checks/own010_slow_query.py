@@ -22,14 +22,42 @@ def _hours(ms: float) -> str:
     return f"{h:.1f} h" if h >= 1 else f"{ms / 60_000:.1f} min"
 
 
+class _Limits:
+    """The check's limits of each service, read once per service (L: 15,000 statements, four settings reads
+    each), each when first needed, as before (a limit is not converted for a service none of whose
+    statements reach it)."""
+
+    def __init__(self, ctx: CheckContext, check: str):
+        self.ctx, self.check = ctx, check
+        self._min_calls: dict[str, int] = {}
+        self._limits: dict[str, tuple[float, float, float]] = {}
+
+    def min_calls(self, service: str) -> int:
+        got = self._min_calls.get(service)
+        if got is None:
+            got = self._min_calls[service] = int(self.ctx.param(self.check, "min_calls", service, 100))
+        return got
+
+    def of(self, service: str) -> tuple[float, float, float]:
+        """(slow mean ms, heavy share of the database's time, heavy minimum total ms)."""
+        got = self._limits.get(service)
+        if got is None:
+            ctx, check = self.ctx, self.check
+            got = self._limits[service] = (
+                float(ctx.param(check, "slow_mean_ms", service, 500)),
+                float(ctx.param(check, "heavy_total_share", service, 0.5)),
+                ctx.duration(check, "heavy_min_total", service, "1h") * 1000,
+            )
+        return got
+
+
 class SlowQueryUnwatched:
     id: ClassVar[str] = "OWN010"
     severity: ClassVar[Severity] = "warning"
     summary: ClassVar[str] = "slow or heavy query on a service's database with no latency SLO or alert behind it"
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
-        self._min_calls: dict[str, int] = {}  # per service (see `_why`)
-        self._limits: dict[str, tuple[float, float, float]] = {}
+        limits = _Limits(ctx, self.id)
         g = ctx.graph
         services_of_db: dict[str, list[str]] = {}
         for s in g.catalog.services:
@@ -45,7 +73,7 @@ class SlowQueryUnwatched:
                 for service in services_of_db.get(st.database, []):
                     if src in stale and not ctx.param(self.id, "include_stale", service, True):
                         continue
-                    why = self._why(ctx, service, st, totals[st.database])
+                    why = self._why(limits, service, st, totals[st.database])
                     if why is None:
                         continue
                     if service not in covered:
@@ -54,24 +82,11 @@ class SlowQueryUnwatched:
                         continue
                     yield self._finding(ctx, src, src in stale, service, st, totals[st.database], why)
 
-    def _why(self, ctx: CheckContext, service: str, st: SlowQuery, db_total: float) -> str | None:
-        """Why the statement counts as slow or heavy, or None.
-
-        The limits are read once per service (L: 15,000 statements, four settings reads each), each when
-        first needed, as before (a limit is not converted for a service none of whose statements reach it)."""
-        min_calls = self._min_calls.get(service)
-        if min_calls is None:
-            min_calls = self._min_calls[service] = int(ctx.param(self.id, "min_calls", service, 100))
-        if st.calls < min_calls:
+    def _why(self, limits: _Limits, service: str, st: SlowQuery, db_total: float) -> str | None:
+        """Why the statement counts as slow or heavy, or None."""
+        if st.calls < limits.min_calls(service):
             return None
-        limits = self._limits.get(service)
-        if limits is None:
-            limits = self._limits[service] = (
-                float(ctx.param(self.id, "slow_mean_ms", service, 500)),
-                float(ctx.param(self.id, "heavy_total_share", service, 0.5)),
-                ctx.duration(self.id, "heavy_min_total", service, "1h") * 1000,
-            )
-        slow_ms, heavy_share, heavy_min = limits
+        slow_ms, heavy_share, heavy_min = limits.of(service)
         share = st.total_exec_time_ms / db_total if db_total else 0.0
         reasons = []
         if st.mean_exec_time_ms >= slow_ms:

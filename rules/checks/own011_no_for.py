@@ -84,7 +84,6 @@ class PagingAlertWithoutFor:
 
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         seen: set[tuple[str | None, str]] = set()
-        min_for_of: dict[str | None, float] = {}  # per service (a dict read per alert, not a settings call)
         # when no override names the check, one limit holds for every service: an alert whose `for:`
         # reaches it is passed over before its services are read (most of L's 50,000)
         # (read only when there is an alert: an unreadable limit raises where it always did)
@@ -95,9 +94,7 @@ class PagingAlertWithoutFor:
             if every is not None and a.for_s > 0 and a.for_s >= every:
                 continue
             service = a.services[0] if a.services else None
-            min_for = min_for_of.get(service)
-            if min_for is None:
-                min_for = min_for_of[service] = ctx.duration(self.id, "min_for", service, "0s")
+            min_for = ctx.duration(self.id, "min_for", service, "0s")  # (read once per service: ctx.duration)
             if a.for_s > 0 and a.for_s >= min_for:
                 continue
             if not is_paging(a) or (service, a.alert) in seen:
