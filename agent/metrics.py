@@ -435,12 +435,14 @@ def _engineer_counts(
     window = incident_window(g, now - PAGES_WINDOW, now)
     recent = [incidents[n] for n in window]
     by_log = _log_users(g, {inc.id for inc in recent})
-    people_by_pd = {p.pagerduty_user_id: p for p in g.catalog.people if p.pagerduty_user_id}
+    # a PagerDuty user's first catalog team (of the last person naming that user, as a dict of people gave)
+    first_team = {
+        p.pagerduty_user_id: (p.teams[0] if p.teams else None) for p in g.catalog.people if p.pagerduty_user_id
+    }
     teams = {t.name: t for t in g.catalog.teams}
     team_of_pd_service = {pid: s.team for s in g.catalog.services for pid in s.pagerduty_service_ids if s.team}
     notified = _Notified(oncall)
     hours: dict[str, _WorkingHours] = {}
-    first_team: dict[str, str | None] = {}  # a user's first catalog team, read once per user
     for n, inc in zip(window, recent, strict=True):
         off_of_team: dict[str, bool] = {}  # per team, for this incident's instant
         c = times[n]  # (naive or out of range: converted by `users` as before)
@@ -450,12 +452,7 @@ def _engineer_counts(
             users |= logged
         for u in users:
             pages[u] += 1
-            if u in first_team:
-                mine = first_team[u]
-            else:
-                p = people_by_pd.get(u)
-                mine = first_team[u] = p.teams[0] if p and p.teams else None
-            key = (mine or team_of_pd_service.get(inc.service_id)) or ""
+            key = (first_team.get(u) or team_of_pd_service.get(inc.service_id)) or ""
             is_off = off_of_team.get(key)
             if is_off is None:
                 wh = hours.get(key)

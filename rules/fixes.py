@@ -261,13 +261,7 @@ class SafeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore
         resolver has no path resolvers."""
         if kind is not yaml.ScalarNode:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = _RESOLVED.get(key)
-        if tag is None:
-            if len(_RESOLVED) >= 100_000:
-                _RESOLVED.clear()
-            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)
-        return tag
+        return _scalar_tag(value, implicit)
 
 
 class _Dumper(SafeDumper):
@@ -308,7 +302,7 @@ _OUTSIDE = re.compile(r"[^\n\x20-\x7e]")  # (tabs, CR, non-ASCII: left to PyYAML
 _FIRST_INDICATOR = frozenset("#,[]{}&*!|>'\"%@`")
 _COLON_BLOCK = re.compile(r":(?:[ \n]|\Z)")  # `:` followed by whitespace (searched from index 1)
 _PLAIN = object()  # a scalar's style: its text as it is
-_RESOLVER: Any = None
+_RESOLVER = yaml.resolver.Resolver()
 # text -> (style, text written), for values of `rules_yaml` (multi-line ones as literal blocks) and for
 # the others; text -> text written for keys: the same keys and values recur across fixes
 _KEYS: dict[str, str] = {}
@@ -322,16 +316,19 @@ class _Unsupported(Exception):
 
 def _plain_implicit(s: str) -> bool:
     """Whether the safe resolver reads the plain text `s` as a str (the serializer's `implicit[0]`)."""
-    global _RESOLVER
-    key = (s, (True, False))
+    return bool(_scalar_tag(s, (True, False)) == _STR_TAG)
+
+
+def _scalar_tag(value: str, implicit: Any) -> Any:
+    """The safe resolver's tag for a scalar, remembered (the same keys and values recur in every fix). Pure
+    for a scalar: the safe resolver has no path resolvers, so one resolver answers for every dumper."""
+    key = (value, implicit)
     tag = _RESOLVED.get(key)
     if tag is None:
-        if _RESOLVER is None:
-            _RESOLVER = yaml.resolver.Resolver()
         if len(_RESOLVED) >= 100_000:
             _RESOLVED.clear()
-        tag = _RESOLVED[key] = _RESOLVER.resolve(yaml.ScalarNode, s, (True, False))
-    return bool(tag == _STR_TAG)
+        tag = _RESOLVED[key] = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)
+    return tag
 
 
 def _scalar_style(s: str, literal: bool, key: bool) -> tuple[object, str] | None:
