@@ -22,6 +22,14 @@ log = logging.getLogger("ownership.collect")
 CACHE_ENV = "OWNERSHIP_CACHE_DIR"  # the on-disk caches' folder; empty: no disk cache
 
 
+def cache_folder(name: str) -> Path | None:
+    """The folder of one of the caches (`CACHE_FOLDERS`, what pruning walks) under `cache_root`; None when
+    there is no disk cache."""
+    assert name in CACHE_FOLDERS, name
+    root = cache_root()
+    return root / name if root else None
+
+
 def cache_root() -> Path | None:
     """The agent's on-disk cache folder: `$OWNERSHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/ownership-agent`
     (~/.cache/ownership-agent); None when the variable is set empty (no disk cache)."""

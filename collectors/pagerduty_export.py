@@ -27,7 +27,15 @@ from pydantic_core import core_schema as cs
 from agent.errors import InputError
 from agent.forks import fork_allowed
 from agent.gcpause import release_freed_heap
-from collectors.disk_cache import CACHE_ERRORS, cache_root, code_salt, content_key, used, write_atomically, write_cached
+from collectors.disk_cache import (
+    CACHE_ERRORS,
+    cache_folder,
+    code_salt,
+    content_key,
+    used,
+    write_atomically,
+    write_cached,
+)
 from collectors.facts import (
     Fact,
     PagerDutyFacts,
@@ -620,8 +628,8 @@ class ExportCache:
     def default(cls) -> ExportCache | None:
         """`$OWNERSHIP_CACHE_DIR/pagerduty`, else under ~/.cache/ownership-agent; None when the variable is set
         empty (see disk_cache.cache_root)."""
-        root = cache_root()
-        return cls(root / "pagerduty") if root else None
+        folder = cache_folder("pagerduty")
+        return cls(folder) if folder else None
 
     def _file(self, folder: str) -> Path:
         h = hashlib.sha256(f"{self._salt}|{folder}".encode()).hexdigest()

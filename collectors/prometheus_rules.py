@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError
-from collectors.disk_cache import cache_root, code_salt, read_cached, write_cached
+from collectors.disk_cache import cache_folder, code_salt, read_cached, write_cached
 from collectors.durations import parse_duration
 from collectors.facts import Rule
 from collectors.yamlfile import Document, content_hash, load_documents, read_text
@@ -89,8 +89,8 @@ class RuleFileCache:
     def default(cls) -> RuleFileCache | None:
         """`$OWNERSHIP_CACHE_DIR`, else `$XDG_CACHE_HOME/ownership-agent/rules` (~/.cache/...); None when the
         variable is set empty."""
-        root = cache_root()
-        return cls(root / "rules") if root else None
+        folder = cache_folder("rules")
+        return cls(folder) if folder else None
 
     def _file(self, path: str, digest: str) -> Path:
         h = hashlib.sha256(f"{self._salt}|{path}|{digest}".encode()).hexdigest()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors import Collected
-from collectors.disk_cache import CACHE_ERRORS, cache_root, code_salt, content_key, used, write_cached
+from collectors.disk_cache import CACHE_ERRORS, cache_folder, code_salt, content_key, used, write_cached
 from collectors.facts import SourceFacts
 from collectors.yamlfile import file_digest
 
@@ -77,8 +77,8 @@ class SourceCache:
     def default(cls) -> SourceCache | None:
         """`$OWNERSHIP_CACHE_DIR/sources`, else under ~/.cache/ownership-agent; None when the variable is set
         empty (see disk_cache.cache_root)."""
-        root = cache_root()
-        return cls(root / "sources") if root else None
+        folder = cache_folder("sources")
+        return cls(folder) if folder else None
 
     def _file(self, kind: str, name: str, base: Path) -> Path:
         h = hashlib.sha256(f"{self.FORMAT}|{kind}|{name}|{base}".encode()).hexdigest()

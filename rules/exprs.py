@@ -417,15 +417,15 @@ def clear() -> None:
 
 
 def _bundle_file(texts: list[str]) -> Path | None:
-    from collectors.disk_cache import cache_root, code_salt
+    from collectors.disk_cache import cache_folder, code_salt
     from collectors.prometheus_rules import CACHED_CODE
 
-    root = cache_root()
-    if root is None or not texts:
+    folder = cache_folder("exprs")
+    if folder is None or not texts:
         return None
     h = hashlib.sha256(code_salt(CACHED_CODE).encode())
     h.update(("\0".join(texts) + "\0").encode())  # each text then a NUL: one update, not two per text
-    return root / "exprs" / f"{h.hexdigest()}.pickle"
+    return folder / f"{h.hexdigest()}.pickle"
 
 
 def preload(texts: list[str]) -> Path | None:
