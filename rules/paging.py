@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -142,23 +142,32 @@ class EngineerPages(BaseModel):
 
 
 class _Plan:
-    """What `PagingResolver._plan` shares among alerts: per path, the shared path's field values and
-    fields-set to copy, its group_wait and the minutes until its level is notified (for the time to page);
-    whether one pages or only notifies, and their PagerDuty services (one per path that has one)."""
+    """What `PagingResolver._plan` shares among alerts, as columns with one entry per path: the shared
+    path's field values and fields-set to copy (`_path_from_plan`), its group_wait and the minutes until its
+    level is notified (None: it pages nobody), for the time to page; whether one path pages or only
+    notifies, and their PagerDuty services (one per path that has one)."""
 
-    __slots__ = ("paths", "values", "fields_sets", "pages", "notifies", "pd_services", "word_counts", "_ttps")
+    __slots__ = (
+        "values",
+        "fields_sets",
+        "group_waits",
+        "minutes",
+        "pages",
+        "notifies",
+        "pd_services",
+        "word_counts",
+        "_ttps",
+    )
 
     def __init__(
         self,
-        paths: tuple[tuple[dict[str, Any], set[str], float, int | None], ...],
+        paths: list[tuple[dict[str, Any], set[str], float, int | None]],
         pages: bool,
         notifies: bool,
         pd_services: tuple[str, ...],
     ):
-        self.paths = paths
-        # the first two columns of `paths`, for `resolve` to map `_path_from_plan` over
-        self.values = tuple(p[0] for p in paths)
-        self.fields_sets = tuple(p[1] for p in paths)
+        columns = tuple(zip(*paths, strict=True)) or ((), (), (), ())
+        self.values, self.fields_sets, self.group_waits, self.minutes = columns
         self.pages = pages
         self.notifies = notifies
         self.pd_services = pd_services
@@ -173,7 +182,7 @@ class _Plan:
         if hit is None:
             hit = self._ttps[for_s] = tuple(
                 None if minutes is None else time_to_page(for_s, group_wait_s, minutes)
-                for _, _, group_wait_s, minutes in self.paths
+                for group_wait_s, minutes in zip(self.group_waits, self.minutes, strict=True)
             )
         return hit
 
@@ -347,9 +356,7 @@ class PagingResolver:
             "pages": pages,
             "notifies_only": notifies and not pages,
             "fired_30d": self._fired(name, fixed, at),
-            "paged_30d": self._paged_of_plan(name, only_plan, at)
-            if only_plan is not None
-            else self._paged(name, pd_services, at),
+            "paged_30d": self._paged(name, pd_services, at, only_plan),
         }
         return _alert_paging(values)
 
@@ -406,7 +413,7 @@ class PagingResolver:
                 out.append((proto.__dict__, proto.model_fields_set | _CONDITION, proto.group_wait_s, minutes))
                 kept.append(proto)
             pages, notifies, pd_services = _outcomes(kept)
-            hit = _Plan(tuple(out), pages, notifies, tuple(pd_services))
+            hit = _Plan(out, pages, notifies, tuple(pd_services))
             if len(self._plans) >= 200_000:
                 self._plans.clear()
             self._plans[key] = hit
@@ -585,30 +592,29 @@ class PagingResolver:
                 out.setdefault(h.alertname, []).append(h)
         return out
 
-    def _paged_of_plan(self, alertname: str, plan: _Plan, at: datetime) -> int | None:
-        """`_paged` of an alert whose paths are one plan's (of the instant `at`): for a name of word
-        characters, from the word counts of the plan's PagerDuty services, taken once per plan."""
-        if not plan.pd_services or not _WORD.fullmatch(alertname) or not self.g.pagerduty.incidents:
-            return self._paged(alertname, plan.pd_services, at)
-        counts = plan.word_counts
-        if counts is None:
-            words = self._high_urgency_words(at)
-            counts = plan.word_counts = tuple(words[s] for s in set(plan.pd_services) if s in words)
-        n = 0
-        for c in counts:
-            n += c.get(alertname, 0)
-        return n
-
-    def _paged(self, alertname: str, pd_services: Iterable[str], at: datetime) -> int | None:
+    def _paged(
+        self, alertname: str, pd_services: Collection[str], at: datetime, plan: _Plan | None = None
+    ) -> int | None:
+        """High-urgency incidents of the 30 days before `at` on the PagerDuty services the alert reaches whose
+        title names the alert (None: no incidents known). `plan`: the plan that made every path of the alert
+        (its services are `pd_services`), where the word counts of the services are kept once per plan."""
         if not self.g.pagerduty.incidents:
             return None
-        wanted = set(pd_services)
-        if not wanted:
+        if not pd_services:
             return 0
         if _WORD.fullmatch(alertname):
             # a name of word characters matches `\bname\b` exactly when it is a whole word of the title
-            words = self._high_urgency_words(at)
-            return sum(words[s][alertname] for s in wanted if s in words)
+            counts = plan.word_counts if plan is not None else None
+            if counts is None:
+                words = self._high_urgency_words(at)
+                counts = tuple(words[s] for s in set(pd_services) if s in words)
+                if plan is not None:
+                    plan.word_counts = counts
+            n = 0
+            for c in counts:
+                n += c.get(alertname, 0)
+            return n
+        wanted = set(pd_services)
         pat = re.compile(rf"\b{re.escape(alertname)}\b")
         incidents = self.g.pagerduty.incidents
         return sum(

@@ -289,7 +289,7 @@ def test_plans_give_the_paths_of_the_label_set_by_label_set_way(demo_graph) -> N
         planned += not r.labels_of(sr).open
         paged += bool(a.paged_30d)
     assert planned and r._plans
-    assert paged  # `_paged_of_plan` counted some incidents the way `_paged` does
+    assert paged  # the counts kept per plan (`_paged` with the plan) are those taken without one
 
 
 def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:
