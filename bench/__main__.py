@@ -9,7 +9,8 @@ a fresh process so that "nothing cached" means it:
 - snapshot: the same analysis from the stored snapshot, then memos and handoffs;
 - api: `services/{name}/pages` under 50 concurrent clients against the API serving that snapshot.
 
-Prints a table, then `RESULT size=... cold_s=... warm_s=... snapshot_s=... rss_mib=... api_p99_ms=...`.
+Prints a table, then `RESULT size=... cold_s=... warm_s=... snapshot_s=... rss_mib=... api_p99_ms=...`;
+`--repeat N` runs the three phases N times and shows each phase's median round (and lists every round).
 Timings are wall-clock seconds of the phase's process from its start (interpreter and imports
 included) to its answer; rss_mib is the largest peak resident set of the analysis processes (a forked
 child's included; `--pss` also samples the summed PSS of a phase's processes while it has a child, which
@@ -196,6 +197,16 @@ def machine() -> dict[str, str]:
     }
 
 
+def _phase_s(x: dict[str, Any]) -> float:
+    """A phase's figure: its process's wall time, without the memos and handoffs (the snapshot phase's)."""
+    return float(x["wall_s"] - x["documents_s"])
+
+
+def _median_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of the median figure (the lower middle one of an even number)."""
+    return sorted(runs, key=_phase_s)[(len(runs) - 1) // 2]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -208,7 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--documents", type=int, default=20, help="memos and handoffs built (timed per document)")
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--pss", action="store_true", help="sample the summed PSS of each phase's processes (slows them)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of the cold, warm and snapshot phases (each cold from empty caches and store); the\n"
+        "table and RESULT show the median round of each phase, a line lists every round",
+    )
     a = ap.parse_args(argv)
+    if a.repeat < 1:
+        ap.error("--repeat must be at least 1")
 
     m = machine()
     print(f"machine: {m['nproc']} cores, {m['cpu']}, Python {m['python']}, load {m['load']}, {m['date']}")
@@ -220,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k}={v}" for k, v in info.items() if k != "size")
     )
 
-    store = org / "store"
-    shutil.rmtree(store, ignore_errors=True)
-    store.mkdir()
-    cache = Path(tempfile.mkdtemp(prefix="ownership-bench-cache-"))
-    env = {**os.environ, "OWNERSHIP_CACHE_DIR": str(cache), "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     # the project's bytecode compiled once (into its __pycache__ folders, git-ignored), as `pip install` does
     # for an installed agent and its dependencies; a shell that sets PYTHONDONTWRITEBYTECODE would otherwise
     # have every phase compile ~50 modules from source (~0.08 s of CPU each)
@@ -235,11 +251,20 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
         check=True,
     )
+    cache = Path(tempfile.mkdtemp(prefix="ownership-bench-cache-"))
+    env["OWNERSHIP_CACHE_DIR"] = str(cache)
+    rounds: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     try:
-        cold = _worker(["analysis", "--dir", str(org)], env, a.pss)
-        changed = _touch_rule_files(org, 0.01, 1)
-        warm = _worker(["analysis", "--dir", str(org)], env, a.pss)
-        snap = _worker(["snapshot", "--dir", str(org), "--documents", str(a.documents)], env, a.pss)
+        for _ in range(a.repeat):
+            for folder in (org / "store", cache):  # nothing cached, nothing stored
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+            cold = _worker(["analysis", "--dir", str(org)], env, a.pss)
+            changed = _touch_rule_files(org, 0.01, 1)
+            warm = _worker(["analysis", "--dir", str(org)], env, a.pss)
+            snap = _worker(["snapshot", "--dir", str(org), "--documents", str(a.documents)], env, a.pss)
+            rounds.append((cold, warm, snap))
+        cold, warm, snap = (_median_round([r[i] for r in rounds]) for i in range(3))
         api: dict[str, Any] = {}
         if not a.skip_api:
             services = [f"svc-{i:05d}" for i in range(info["services"])]
@@ -249,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [
         ("phase", "cold", "warm", "snapshot"),
-        ("process wall s (no documents)", *(f"{x['wall_s'] - x['documents_s']:.2f}" for x in (cold, warm, snap))),
+        ("process wall s (no documents)", *(f"{_phase_s(x):.2f}" for x in (cold, warm, snap))),
         ("  imports s", *(f"{x['import_s']:.2f}" for x in (cold, warm, snap))),
         ("  collect (files) s", f"{cold['collect_s']:.2f}", f"{warm['collect_s']:.2f}", "-"),
         (
@@ -284,7 +309,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{api['rps']:.0f} req/s, p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms, max {api['max_ms']:.0f} ms "
             f"(server ready in {api['startup_s']:.1f}s)"
         )
-    rss = max(x["rss_mib"] for x in (cold, warm, snap))
+    if len(rounds) > 1:
+        print(
+            "rounds (process wall s; the table shows each phase's median round): "
+            + "; ".join(
+                f"{name} " + " ".join(f"{_phase_s(r[i]):.2f}" for r in rounds)
+                for i, name in enumerate(("cold", "warm", "snapshot"))
+            )
+        )
+    rss = max(x["rss_mib"] for r in rounds for x in r)
     if a.pss:
         print(
             "peak summed PSS of a phase's processes while it had a child, MiB (--pss): "
@@ -293,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     p99 = f"{api['p99_ms']:.1f}" if api else "-"
     print(
-        f"RESULT size={a.size} cold_s={cold['wall_s']:.2f} warm_s={warm['wall_s']:.2f} "
-        f"snapshot_s={snap['wall_s'] - snap['documents_s']:.2f} rss_mib={rss:.0f} api_p99_ms={p99}"
+        f"RESULT size={a.size} cold_s={_phase_s(cold):.2f} warm_s={_phase_s(warm):.2f} "
+        f"snapshot_s={_phase_s(snap):.2f} rss_mib={rss:.0f} api_p99_ms={p99}"
     )
     return 0
 
