@@ -3,7 +3,11 @@
 # user and works with a read-only root filesystem (state goes to /var/lib/ownership).
 # Not built in this repository's CI: no Docker engine runs there (see README).
 
+# Debian's packages are not pinned (hadolint DL3008): a stable release replaces a package version with its
+# security updates and drops the old one from the mirror, so a pinned version stops building; the base
+# image's tag is what fixes the release.
 FROM debian:12-slim AS build
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv \
  && rm -rf /var/lib/apt/lists/*
@@ -16,6 +20,7 @@ COPY dashboards ./dashboards
 RUN python3 -m venv /opt/ownership && /opt/ownership/bin/pip install --no-cache-dir .
 
 FROM debian:12-slim
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

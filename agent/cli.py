@@ -318,7 +318,3 @@ def main(argv: list[str] | None = None) -> int:
         err.print("aborted")
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
