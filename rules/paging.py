@@ -365,21 +365,12 @@ class PagingResolver:
         self, am: str, tree: CompiledTree, ls: dict[str, str], at: datetime
     ) -> tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]:
         """The paths of every route a label set ends on, each with the minutes until the level it pages
-        is notified (for the rule's time to page) and the key that merges paths of an alert, shared by every label set that agrees on what decides
-        them: the routes (the tree's `route_key`), the labels the receivers' severity templates read, and
-        the instant. Never change the shared paths: copy them (`_own_copy`).
-
-        On the large benchmark organisation 50,000 alerts need about 14,000 distinct keys (service, team,
-        severity...), which end on about 2,000 distinct routes: each route's paths are built once
-        (`_route_paths`), each key's list once from them."""
+        is notified (for the rule's time to page) and the key that merges paths of an alert, shared by every
+        label set that agrees on what decides them: the routes (the tree's `route_key`), the labels the
+        receivers' severity templates read, and the instant. Never change the shared paths: copy them
+        (`_own_copy`). Each route's paths are built once (`_route_paths`), each key's list once from them."""
         sev = tuple(map(ls.get, self.severity_labels[am]))
-        return self._protos_of((am, tree.route_key(ls), sev, at), am, tree, ls, at)
-
-    def _protos_of(
-        self, key: tuple[Any, ...], am: str, tree: CompiledTree, ls: dict[str, str], at: datetime
-    ) -> tuple[tuple[PagingPath, int | None, tuple[str | None, ...]], ...]:
-        """`_paths_of` for its key (am, route key, severity-template labels `sev`, instant)."""
-        sev = key[2]
+        key = (am, tree.route_key(ls), sev, at)
         hit = self._protos.get(key)
         if hit is None:
             # the key is the tree's own cache key: its result cache would only be looked up twice
