@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         ("  checks s", *(f"{x['checks_s']:.2f}" for x in (cold, warm, snap))),
         ("  summary + metrics s", *(f"{x['summary_metrics_s']:.2f}" for x in (cold, warm, snap))),
         ("  save expression facts s", *(f"{x['save_exprs_s']:.2f}" for x in (cold, warm, snap))),
+        ("CPU s: the process (no documents)", *(f"{x['cpu_s']:.2f}" for x in (cold, warm, snap))),
+        ("CPU s: its forked children", *(f"{x['children_cpu_s']:.2f}" for x in (cold, warm, snap))),
         ("peak RSS MiB (largest process)", *(f"{x['rss_mib']:.0f}" for x in (cold, warm, snap))),
     ]
     w = [max(len(r[i]) for r in rows) for i in range(4)]

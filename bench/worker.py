@@ -21,6 +21,12 @@ from typing import Any
 T_START = time.perf_counter()
 
 
+def _cpu_s(who: int) -> float:
+    """User and system CPU seconds of this process (RUSAGE_SELF) or of its children that ended (RUSAGE_CHILDREN)."""
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _rss_mib() -> float:
     """The peak resident set of this process or of its largest child (a forked parse), whichever is larger."""
     return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024.0
@@ -101,6 +107,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t["save_wait_s"] = time.perf_counter() - t0
     t["work_s"] = time.perf_counter() - t_work
     t["rss_mib"] = _rss_mib()
+    # the CPU of the work (imports included), this process's and its forked children's (the PagerDuty parse)
+    t["cpu_s"] = _cpu_s(resource.RUSAGE_SELF)
+    t["children_cpu_s"] = _cpu_s(resource.RUSAGE_CHILDREN)
     t_docs = time.perf_counter()
     if args.documents:
         from agent.reports.handoff import build_handoff, render_handoff
