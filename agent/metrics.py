@@ -206,7 +206,6 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     per_service: Counter[tuple[str, str]] = Counter()
     paging_slos: set[str] = set()
     alerts_of: Counter[frozenset[str]] = Counter()
-    alone: Counter[str] = Counter()  # most alerts have one path: counted per PagerDuty service first
     for a in inp.alerts:
         if a.pages:
             urgency = "high"
@@ -216,17 +215,9 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
             urgency = "low" if a.notifies_only else "none"
         for name in a.services or [""]:
             per_service[name, urgency] += 1
-        paths = a.paths
-        if len(paths) == 1:
-            only = paths[0]
-            if only.pagerduty_service and only.outcome != "unknown":
-                alone[only.pagerduty_service] += 1
-        else:
-            pds = _reached(paths)
-            if pds:
-                alerts_of[pds] += 1
-    for pid, n in alone.items():
-        alerts_of[frozenset((pid,))] += n
+        pds = _reached(a.paths)
+        if pds:
+            alerts_of[pds] += 1
 
     # ---- which services, teams and engineers keep their own series
     service_score: Counter[str] = Counter()
