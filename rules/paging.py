@@ -369,8 +369,8 @@ class PagingResolver:
         label set that agrees on what decides them: the routes (the tree's `route_key`), the labels the
         receivers' severity templates read, and the instant. Never change the shared paths: copy them
         (`_own_copy`). Each route's paths are built once (`_route_paths`), each key's list once from them."""
-        sev = tuple(map(ls.get, self.severity_labels[am]))
-        key = (am, tree.route_key(ls), sev, at)
+        key = self._routes_key(am, tree, ls, at)
+        sev = key[2]
         hit = self._protos.get(key)
         if hit is None:
             # the key is the tree's own cache key: its result cache would only be looked up twice
@@ -384,6 +384,11 @@ class PagingResolver:
             self._protos[key] = hit
         return hit
 
+    def _routes_key(self, am: str, tree: CompiledTree, ls: dict[str, str], at: datetime) -> tuple[Any, ...]:
+        """What decides a label set's paths (`_paths_of`, `_plan`): the Alertmanager, the tree's `route_key`,
+        the labels its receivers' severity templates read (third) and the instant."""
+        return (am, tree.route_key(ls), tuple(map(ls.get, self.severity_labels[am])), at)
+
     def _plan(self, am: str, tree: CompiledTree, ls: dict[str, str], at: datetime) -> _Plan:
         """The paths `resolve` makes for an alert whose only label set for this Alertmanager is `ls`, with
         no condition: the first path of each merge key of `_paths_of`, with what its time to page adds
@@ -394,10 +399,10 @@ class PagingResolver:
         Looked up by that key, and made once per routes the walk ends on (with the same severity-template
         labels and instant): on L 50,000 alerts have about 14,000 route keys, which end on about 2,000
         distinct lists of routes."""
-        sev = tuple(map(ls.get, self.severity_labels[am]))
-        key = (am, tree.route_key(ls), sev, at)
+        key = self._routes_key(am, tree, ls, at)
         hit = self._plans.get(key)
         if hit is None:
+            sev = key[2]
             matches = tree.match_uncached(ls)
             # a RouteMatch lives as long as its compiled tree (the resolver's)
             routes_key = (am, tuple(map(id, matches)), sev, at)
