@@ -580,7 +580,7 @@ def _fast_items(ep: str, text: str) -> list | None:
 # --------------------------------------------------------------------------- the on-disk cache
 #
 # An unchanged export folder is not parsed again in the next process (the benchmark's warm run, a restart): its
-# facts come from the cache folder of the rule files' parse cache (collectors.disk_cache: the same
+# facts come from the agent's cache folder (collectors.disk_cache, which the rule files' cache uses too: the same
 # `$OWNERSHIP_CACHE_DIR`, none when set empty, atomic writes, a malformed entry is a miss). One entry per export
 # folder, replaced when a file changes (an export is 100 MB of JSON: not one entry per content). The entry is
 # two pickles: the key (folder and the sha256 of each endpoint's file, read first) and the facts.

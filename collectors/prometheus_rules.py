@@ -30,8 +30,9 @@ _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "an
 _CACHE: dict[tuple[str, str], list[Rule]] = {}
 
 
-# the code an entry's content depends on: an edit to any of them (not only a release) starts afresh
-_CODE = (
+# the code an entry's content depends on: an edit to any of them (not only a release) starts afresh (also
+# the expression bundle's, rules.exprs; collectors.prometheus adds its own modules for the key of its facts)
+CACHED_CODE = (
     "collectors/prometheus_rules.py",
     "collectors/facts.py",
     "collectors/yamlfile.py",
@@ -41,7 +42,6 @@ _CODE = (
     "rules/checks/own002_slo_no_page.py",
     "rules/checks/own009_queue_unwatched.py",
 )
-CACHED_CODE = _CODE  # (collectors.prometheus adds its own modules for the key of its facts)
 
 
 class RuleFileCache:
@@ -60,7 +60,7 @@ class RuleFileCache:
 
     def __init__(self, directory: Path | str):
         self.dir = Path(directory)
-        self._salt = f"{self.FORMAT}|{code_salt(_CODE)}"
+        self._salt = f"{self.FORMAT}|{code_salt(CACHED_CODE)}"
         self._shapes: dict[str, Any] | None = None  # the shapes file, read once
 
     def _shapes_file(self) -> Path:
