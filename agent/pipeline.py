@@ -227,7 +227,7 @@ def _outcome(c: Any, fut: Future, prev: dict, taken_at: datetime, now: datetime)
             facts_key=getattr(collected, "facts_key", None),  # (a plugin's result may predate the field)
         ),
         facts=collected.facts,
-    )
+    ).with_stored_text(getattr(collected, "stored_text", None))
 
 
 def _log(res: SourceResult) -> None:

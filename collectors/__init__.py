@@ -6,6 +6,7 @@ Extra collectors come through the entry-point group `ownership_agent.collectors`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -27,6 +28,9 @@ class Collected:
     # a digest of everything the facts depend on (the code, the config, each input file's content) when they
     # came from or were just written to an on-disk cache; None otherwise (see SourceStatus.facts_key)
     facts_key: str | None = None
+    # reads the store's text of the facts (agent.store.codec's form) when the collector has one at hand (the
+    # forked PagerDuty parse writes it); None (or a reader answering None): the store serialises the facts
+    stored_text: Callable[[], str | None] | None = None
 
 
 class Collector(Protocol):

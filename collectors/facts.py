@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic_core import SchemaSerializer
 
@@ -584,6 +584,18 @@ class SourceStatus(Fact):
 class SourceResult(Fact):
     status: SourceStatus
     facts: SourceFacts | None = Field(None, discriminator="kind")
+    # what reads the store's text of `facts` when their collector had one at hand (collectors.Collected.stored_text):
+    # not data, in no JSON or repr
+    _stored_text: Callable[[], str | None] | None = PrivateAttr(default=None)
+
+    def with_stored_text(self, read: Callable[[], str | None] | None) -> SourceResult:
+        """This result, `read()` giving the store's text of its facts (None: the store serialises them)."""
+        self._stored_text = read
+        return self
+
+    def stored_text(self) -> str | None:
+        """The store's text of the facts as their collector wrote it, None when there is none (or it cannot be read)."""
+        return self._stored_text() if self._stored_text is not None else None
 
 
 class Snapshot(Fact):

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.config import PagerDutySource
-from agent.store import codec
 from collectors import Collected
 from collectors.disk_cache import content_key
 from collectors.facts import PagerDutyFacts
@@ -36,14 +35,14 @@ class PagerDutyCollector:
         if self.config.export_dir:
             folder, cache = self.base / self.config.export_dir, ExportCache.default()
             facts, key = load_export_dir_keyed(folder, self.name, cache)
+            stored_text = None
             if key is not None and cache is not None:
-                entry_key = key
+                # the store's text of these facts when the forked parse wrote it (ExportCache.put_text)
+                stored_text = cache.text_reader(str(folder), key)
                 # the config too (hashed: it may name a token's file or variable)
                 key = content_key(key, self.config.model_dump_json())
-                # the store's text of these facts when the forked parse wrote it (ExportCache.put_text)
-                codec.offer(key, cache.text_reader(str(folder), entry_key))
             detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents"
-            return Collected(facts, detail=detail, facts_key=key)
+            return Collected(facts, detail=detail, facts_key=key, stored_text=stored_text)
         from collectors.pagerduty_live import LiveReader
 
         reader = LiveReader(self.config, self.base, self.now or datetime.now(UTC), transport=self.transport)

@@ -93,9 +93,8 @@ class Store:
                     # 0.7 s), copying holds it for two statements (SQLite and the server work without it)
                     prev = source_runs.alias("prev")
                     facts_json = select(prev.c.facts_json).where(prev.c.id == same).scalar_subquery()
-                    codec.forget(key)
                 elif src.facts is not None:
-                    facts_json = codec.text_for(src.facts, key)
+                    facts_json = codec.text_for(src.facts, src.stored_text())
                 else:
                     facts_json = None
                 got = conn.execute(

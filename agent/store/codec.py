@@ -197,28 +197,9 @@ def loads(text: str | bytes) -> SourceFacts:
     return trusted(cls, values)  # type: ignore[return-value]
 
 
-# Texts offered by a collector for facts of a content key (SourceStatus.facts_key: the same key, the same
-# facts), read by the store instead of serialising the facts (see ExportCache.put_text); taken once.
-_OFFERED: dict[str, Callable[[], str | None]] = {}
-
-
-def offer(key: str, read: Callable[[], str | None]) -> None:
-    """`read()` gives `dumps`' text of the facts whose content key is `key` (or None when it cannot)."""
-    _OFFERED[key] = read
-
-
-def text_for(facts: SourceFacts, key: str | None) -> str:
-    """`dumps(facts)`, or the text offered for their content key when there is one and it looks whole: this
-    form's (its format's name first) and closed (a file cut short is not stored)."""
-    read = _OFFERED.pop(key, None) if key is not None else None
-    if read is not None:
-        text = read()
-        if text is not None and _format_of(text) == _FORMATS.get(type(facts), ("",))[0] and text.endswith("}"):
-            return text
+def text_for(facts: SourceFacts, text: str | None) -> str:
+    """`text` when it is these facts' text as their collector wrote it (SourceResult.stored_text) and looks whole:
+    this form's (its format's name first) and closed (a file cut short is not stored); else `dumps(facts)`."""
+    if text is not None and _format_of(text) == _FORMATS.get(type(facts), ("",))[0] and text.endswith("}"):
+        return text
     return dumps(facts)
-
-
-def forget(key: str | None) -> None:
-    """Drop what was offered for this key (the store copied the text it already held)."""
-    if key is not None:
-        _OFFERED.pop(key, None)

@@ -165,18 +165,11 @@ def test_prometheus_rules_are_stored_as_columns_and_read_back_as_their_own_json_
         assert type(got.for_s) is float and type(got.location) is Location
 
 
-def test_an_offered_text_is_taken_once_and_only_when_it_looks_whole() -> None:
-    """The store takes the text a collector offered for the facts' content key (ExportCache.put_text) instead
-    of serialising them, once; a text cut short, of another form, or unreadable is not taken."""
+def test_a_collectors_text_is_stored_only_when_it_looks_whole() -> None:
+    """The store takes the text a collector wrote for the facts (SourceResult.stored_text, ExportCache.put_text)
+    instead of serialising them; a text cut short, of another form, or unreadable is not taken."""
     facts = _facts()
     text = codec.dumps(facts)
-    codec.offer("k1", lambda: text)
-    assert codec.text_for(facts, "k1") is text
-    assert "k1" not in codec._OFFERED  # taken once
+    assert codec.text_for(facts, text) is text
     for bad in (text[:-1], text[: len(text) // 2], codec.dumps(_prometheus()), "", None):
-        codec.offer("k2", lambda bad=bad: bad)
-        assert codec.text_for(facts, "k2") == text  # serialised instead: the same text
-    codec.offer("k3", lambda: text)
-    codec.forget("k3")
-    assert "k3" not in codec._OFFERED
-    assert codec.text_for(facts, None) == text
+        assert codec.text_for(facts, bad) == text  # serialised instead: the same text

@@ -248,9 +248,9 @@ def test_a_large_export_is_parsed_in_a_child_that_writes_the_entry(
 def test_the_child_writes_the_stores_text_of_the_facts_and_the_store_saves_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The forked parse also writes the store's text of the facts (ExportCache.put_text): the collector offers
-    it for the facts' content key, and the store saves it instead of serialising the facts; a text for
-    another key (the files changed since) is not read as these facts' text."""
+    """The forked parse also writes the store's text of the facts (ExportCache.put_text): the collector hands
+    a reader of it on with the facts (SourceResult.stored_text), and the store saves it instead of serialising
+    the facts; a text for another key (the files changed since) is not read as these facts' text."""
     from agent.config import load_config
     from agent.pipeline import collect
     from agent.store import Store, codec
@@ -263,7 +263,8 @@ def test_the_child_writes_the_stores_text_of_the_facts_and_the_store_saves_it(
     loaded = load_config(org / "ownership.yaml")
     snap = collect(loaded, datetime.fromisoformat("2026-11-16T09:30:00+00:00"))
     pd = next(s for s in snap.sources if s.status.kind == "pagerduty")
-    assert pd.facts is not None and pd.status.facts_key in codec._OFFERED
+    assert pd.facts is not None and pd.stored_text() == codec.dumps(pd.facts)
+    assert all(s.stored_text() is None for s in snap.sources if s is not pd)
     dumped: list[str] = []
     real_dumps = codec.dumps
     monkeypatch.setattr(codec, "dumps", lambda facts: dumped.append(facts.kind) or real_dumps(facts))
@@ -271,7 +272,6 @@ def test_the_child_writes_the_stores_text_of_the_facts_and_the_store_saves_it(
     store.migrate()
     store.save(snap)
     assert "pagerduty" not in dumped and "catalog" in dumped  # read from the child's text, the others serialised
-    assert pd.status.facts_key not in codec._OFFERED  # taken once
     back = store.latest()
     assert back is not None
     got = next(s for s in back.sources if s.status.kind == "pagerduty").facts
