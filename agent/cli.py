@@ -185,6 +185,7 @@ def _run_collection(loaded: LoadedConfig, store_url: str, title: str) -> Summary
         previous = store.latest()
         snap = collect(loaded, _now(loaded), previous)
         store.save(snap)
+        store.apply_retention(*loaded.config.store.retention_days())
     finally:
         store.close()
     from rules.engine import run_checks

@@ -296,6 +296,31 @@ class StoreConfig(_Section):
         description="SQLAlchemy URL; relative SQLite paths are relative to the config file",
     )
     password: SecretRef | None = Field(None, description="database password for a PostgreSQL URL")
+    retention_full: str = Field(
+        "7d",
+        description="every snapshot is kept this long (Prometheus duration, from when it was taken); after a "
+        "collection the collecting process deletes older ones but the last of each UTC day",
+    )
+    retention_daily: str | None = Field(
+        "400d",
+        description="those daily snapshots are kept this long, then deleted too; unset: kept for ever",
+    )
+
+    @field_validator("retention_full", "retention_daily")
+    @classmethod
+    def _retention(cls, v: str | None) -> str | None:
+        from collectors.durations import parse_duration
+
+        if v is not None:
+            parse_duration(v)
+        return v
+
+    def retention_days(self) -> tuple[float, float | None]:
+        """(days every snapshot is kept, days the daily ones are kept or None: for ever), as Store.prune takes them."""
+        from collectors.durations import parse_duration
+
+        daily = parse_duration(self.retention_daily) / 86400 if self.retention_daily is not None else None
+        return parse_duration(self.retention_full) / 86400, daily
 
     @field_validator("url")
     @classmethod

@@ -312,6 +312,7 @@ class ServeState:
         view = View(snap, self.pack(), duration).warm(self.settings)
         if saved is not None:
             saved.result()  # a snapshot is published once stored (it has its id); a failed save raises here
+            store.apply_retention(*self.loaded.config.store.retention_days())
         self._switch(view)
         return view
 

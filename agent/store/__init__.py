@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -21,6 +22,8 @@ from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+log = logging.getLogger("ownership.store")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest migration's revision (a test checks it equals Alembic's head): a store already there is
@@ -208,10 +211,12 @@ class Store:
             rows = conn.execute(select(snapshots).order_by(snapshots.c.id.desc()).limit(limit)).all()
             return [(r.id, _aware(r.taken_at), _aware(r.now)) for r in rows]  # type: ignore[misc]
 
-    def prune(self, keep_days: float, now: datetime | None = None) -> int:
-        """Retention: every snapshot of the last `keep_days`, then one per UTC day (its last); returns deleted count."""
+    def prune(self, keep_days: float, daily_days: float | None = None, now: datetime | None = None) -> int:
+        """Retention: every snapshot of the last `keep_days`, then one per UTC day (its last) for `daily_days`
+        (None: for ever), by when each was taken; returns how many were deleted."""
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(days=keep_days)
+        daily_cutoff = now - timedelta(days=daily_days) if daily_days is not None else None
         with self.engine.begin() as conn:
             old = conn.execute(select(snapshots.c.id, snapshots.c.taken_at).where(snapshots.c.taken_at < cutoff)).all()
             keep: dict[str, tuple[datetime, int]] = {}
@@ -220,12 +225,28 @@ class Store:
                 day = taken.date().isoformat()
                 if day not in keep or (taken, sid) > keep[day]:
                     keep[day] = (taken, sid)
-            kept = {sid for _, sid in keep.values()}
+            kept = {sid for taken, sid in keep.values() if daily_cutoff is None or taken >= daily_cutoff}
             doomed = [sid for sid, _ in old if sid not in kept]
-            if doomed:
-                conn.execute(delete(source_runs).where(source_runs.c.snapshot_id.in_(doomed)))
-                conn.execute(delete(snapshots).where(snapshots.c.id.in_(doomed)))
+            for i in range(
+                0, len(doomed), 500
+            ):  # a year of 5-minute snapshots at once: within SQLite's bound variables
+                some = doomed[i : i + 500]
+                conn.execute(delete(source_runs).where(source_runs.c.snapshot_id.in_(some)))
+                conn.execute(delete(snapshots).where(snapshots.c.id.in_(some)))
             return len(doomed)
+
+    def apply_retention(self, keep_days: float, daily_days: float | None) -> int:
+        """`prune` now, by the clock, for the process that just stored a collection; a failure is logged, never
+        raised (the collection is stored: the next one prunes again). Returns how many were deleted."""
+        try:
+            deleted = self.prune(keep_days, daily_days)
+        except Exception as e:  # noqa: BLE001 - a database error must not fail the collection it follows
+            first = str(e).splitlines()[0] if str(e) else ""  # the driver's message, not the statement's parameters
+            log.warning("store retention failed error=%r", f"{type(e).__name__}: {first}")
+            return 0
+        if deleted:
+            log.info("store retention deleted=%d keep_days=%g daily_days=%s", deleted, keep_days, daily_days)
+        return deleted
 
     @contextmanager
     def collector_lock(self) -> Iterator[bool]:

@@ -167,6 +167,99 @@ def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
     assert store.prune(keep_days=3, now=now) == 0
 
 
+def test_retention_deletes_daily_snapshots_after_their_own_limit(store: Store) -> None:
+    store.migrate()
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    ids = {}
+    for day in range(10):
+        for hour in (1, 12, 23):
+            at = base + timedelta(days=day, hours=hour)
+            ids[at] = store.save(_empty_snapshot(at))
+    now = base + timedelta(days=10)
+    store.prune(keep_days=3, daily_days=6, now=now)
+    left = {h[1] for h in store.history(limit=100)}
+    recent = {at for at in ids if at >= now - timedelta(days=3)}
+    daily_last = {at for at in ids if now - timedelta(days=6) <= at < now - timedelta(days=3) and at.hour == 23}
+    assert left == recent | daily_last and len(daily_last) == 3
+    assert store.prune(keep_days=3, daily_days=0, now=now) == 3  # no daily ones at all
+    assert {h[1] for h in store.history(limit=100)} == recent
+
+
+def _aged_snapshots(store: Store, now: datetime) -> dict[int, datetime]:
+    """Three snapshots a day over the last 9 days, none near a whole number of days old."""
+    return {
+        store.save(_empty_snapshot(now - timedelta(days=d, hours=h))): now - timedelta(days=d, hours=h)
+        for d in range(9)
+        for h in (3, 9, 15)
+    }
+
+
+def _assert_retained(store: Store, aged: dict[int, datetime], now: datetime, newest: int) -> None:
+    """What a collection's retention leaves of `aged` with retention_full 2d and retention_daily 5d."""
+    left = {sid for sid, *_ in store.history(limit=1000)}
+    assert newest in left
+    kept = {sid: at for sid, at in aged.items() if sid in left}
+    assert {sid for sid, at in aged.items() if at > now - timedelta(days=2)} <= set(kept)  # all recent ones
+    old = {sid: at for sid, at in kept.items() if at <= now - timedelta(days=2)}
+    assert all(at > now - timedelta(days=5) for at in old.values())  # no daily one past its limit
+    days = [at.date() for at in old.values()]
+    assert len(days) == len(set(days)) >= 2  # one a day
+    for sid, at in old.items():  # the last of its day (among those past the full retention)
+        assert not any(o.date() == at.date() and at < o <= now - timedelta(days=2) for o in aged.values()), (sid, at)
+    assert len(left) < len(aged)
+
+
+def _with_retention(org: Path) -> None:
+    cfg = org / "ownership.yaml"
+    cfg.write_text(cfg.read_text().replace("store:\n", "store:\n  retention_full: 2d\n  retention_daily: 5d\n", 1))
+
+
+def test_serves_collection_applies_the_retention_of_the_config(store: Store, org: Path) -> None:
+    """The collecting process prunes the store after each stored collection (on SQLite and PostgreSQL)."""
+    from agent.api.state import ServeState
+    from agent.config import ServeConfig
+
+    store.migrate()
+    now = datetime.now(UTC)
+    aged = _aged_snapshots(store, now)
+    _with_retention(org)
+    loaded = load_config(org / "ownership.yaml")
+    assert loaded.config.store.retention_days() == (2.0, 5.0)
+    st = ServeState(ServeConfig(), [], loaded, store_url=str(store.engine.url.render_as_string(False)), now=lambda: NOW)
+    view = st.collect_once()
+    st.close()
+    assert view.id is not None
+    _assert_retained(store, aged, now, view.id)
+
+
+def test_the_collect_command_applies_the_retention_of_the_config(org: Path) -> None:
+    from agent import cli
+
+    _with_retention(org)
+    loaded = load_config(org / "ownership.yaml")
+    store = Store(loaded.store_url())
+    store.migrate()
+    now = datetime.now(UTC)
+    aged = _aged_snapshots(store, now)
+    assert cli.main(["--config", str(org / "ownership.yaml"), "--now", NOW.isoformat(), "collect"]) == 0
+    newest = store.history(limit=1)[0][0]
+    assert newest not in aged
+    _assert_retained(store, aged, now, newest)
+    store.close()
+
+
+def test_retention_is_a_prometheus_duration() -> None:
+    from pydantic import ValidationError
+
+    from agent.config import StoreConfig
+
+    assert StoreConfig().retention_days() == (7.0, 400.0)
+    assert StoreConfig(retention_full="36h", retention_daily=None).retention_days() == (1.5, None)
+    for bad in ("7 days", "-1d", ""):
+        with pytest.raises(ValidationError):
+            StoreConfig(retention_full=bad)
+
+
 def test_collector_lock_is_exclusive(store: Store) -> None:
     store.migrate()
     assert not hasattr(store, "url")  # the URL, which may hold a password, is the engine's only

@@ -116,7 +116,24 @@ def test_secrets_come_from_kubernetes_secrets() -> None:
     assert cfg["store"] == {
         "url": "postgresql+psycopg://ownership@postgres.db:5432/ownership",
         "password": {"token_env": "OWNERSHIP_DB_PASSWORD"},
+        "retention_full": "7d",
+        "retention_daily": "400d",
     }
+
+
+@pytest.mark.parametrize(
+    ("retention", "days"), [({"full": "3d", "daily": "30d"}, (3.0, 30.0)), ({"daily": ""}, (7.0, None))]
+)
+def test_store_retention_reaches_the_agents_config(retention: dict[str, str], days: tuple[float, float | None]) -> None:
+    """`retention` values become the store's retention_full / retention_daily, as the agent reads them
+    (an empty `daily`: daily snapshots kept for ever)."""
+    from agent.config import Config
+
+    [cm] = [
+        d for d in manifests({"retention": retention}) if d["kind"] == "ConfigMap" and "ownership.yaml" in d["data"]
+    ]
+    cfg = Config.model_validate(yaml.safe_load(cm["data"]["ownership.yaml"]))
+    assert cfg.store.retention_days() == days
 
 
 def test_sqlite_allows_one_replica_only() -> None:

@@ -44,6 +44,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $store "password" (dict "token_env" "OWNERSHIP_DB_PASSWORD") -}}
 {{- end -}}
 {{- end -}}
+{{- $_ := set $store "retention_full" .Values.retention.full -}}
+{{- if .Values.retention.daily -}}
+{{- $_ := set $store "retention_daily" .Values.retention.daily -}}
+{{- else -}}
+{{- $_ := set $store "retention_daily" nil -}}
+{{- end -}}
 {{- $serve := dict "interval" .Values.collectInterval -}}
 {{- $cfg := merge (dict "apiVersion" "ownership-agent/v1" "kind" "Config" "store" $store "serve" $serve) (deepCopy .Values.config) -}}
 {{- toYaml $cfg -}}
