@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent.gcpause import bulk_build, release_freed_heap
 from agent.store import codec
-from agent.store.models import snapshots, source_runs
+from agent.store.models import facts_texts, snapshots, source_runs
 from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ log = logging.getLogger("ownership.store")
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest migration's revision (a test checks it equals Alembic's head): a store already there is
 # not handed to Alembic at all, whose import alone costs half a second of every command's start
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 COLLECT_LOCK_ID = 0x0A6E7  # advisory lock key: "one collector at a time"
 
 
@@ -87,20 +87,8 @@ class Store:
                 numbered(sid)
             for src in snap.sources:  # one at a time, in order (the ids keep it): one facts text alive at a time
                 st = src.status
-                key = st.facts_key if src.facts is not None else None
-                same = self._same_facts(conn, st.name, st.kind, key) if key is not None else None
-                facts_json: Any
-                if same is not None:
-                    # the text of a row with the same content key (the same facts), copied inside the database:
-                    # serialising them held the GIL beside the analysis (L: ~0.9 s, PagerDuty's 93 MB alone
-                    # 0.7 s), copying holds it for two statements (SQLite and the server work without it)
-                    prev = source_runs.alias("prev")
-                    facts_json = select(prev.c.facts_json).where(prev.c.id == same).scalar_subquery()
-                elif src.facts is not None:
-                    facts_json = codec.text_for(src.facts, src.stored_text())
-                else:
-                    facts_json = None
-                got = conn.execute(
+                facts_id = None if src.facts is None else self._facts_id(conn, st, src)
+                conn.execute(
                     insert(source_runs).values(
                         snapshot_id=sid,
                         name=st.name,
@@ -112,32 +100,38 @@ class Store:
                         error=st.error,
                         duration_s=st.duration_s,
                         detail=st.detail,
-                        facts_json=facts_json,
-                        facts_key=key,
+                        facts_id=facts_id,
                     )
                 )
-                if same is not None and src.facts is not None:
-                    # the row copied from went away meanwhile (another process's retention): write the text
-                    c = source_runs.c
-                    row_id = got.inserted_primary_key[0]  # type: ignore[index]
-                    if conn.execute(select(c.facts_json.is_(None)).where(c.id == row_id)).scalar():
-                        conn.execute(
-                            source_runs.update().where(c.id == row_id).values(facts_json=codec.dumps(src.facts))
-                        )
             return sid
 
     @staticmethod
-    def _same_facts(conn: Connection, name: str, kind: str, key: str) -> int | None:
-        """The newest row of this source whose facts have the content key `key` (SourceStatus.facts_key: the
-        same key, the same facts), None when there is none."""
-        c = source_runs.c
-        found: int | None = conn.execute(
-            select(c.id)
-            .where(c.name == name, c.kind == kind, c.facts_key == key, c.facts_json.is_not(None))
-            .order_by(c.id.desc())
-            .limit(1)
-        ).scalar()
-        return found
+    def _facts_id(conn: Connection, st: SourceStatus, src: SourceResult) -> int:
+        """The stored text of the source's facts: the newest of this source with their content key when there is
+        one (SourceStatus.facts_key: the same key, the same facts), else a new one.
+
+        Referring to a stored text costs a lookup: serialising the facts held the GIL beside the analysis (L:
+        ~0.9 s, PagerDuty's 93 MB alone 0.7 s), and a copy took the text's space again in every snapshot. On
+        PostgreSQL the text found is locked against deletion (FOR KEY SHARE) until the save commits: another
+        process's retention deletes only texts no run refers to. (SQLite runs one writer at a time, and this
+        transaction writes from its first statement.)"""
+        c = facts_texts.c
+        key = st.facts_key
+        if key is not None:
+            found: int | None = conn.execute(
+                select(c.id)
+                .where(c.name == st.name, c.kind == st.kind, c.facts_key == key)
+                .order_by(c.id.desc())
+                .limit(1)
+                .with_for_update(key_share=True)
+            ).scalar()
+            if found is not None:
+                return found
+        assert src.facts is not None
+        text = codec.text_for(src.facts, src.stored_text())
+        got = conn.execute(insert(facts_texts).values(name=st.name, kind=st.kind, facts_key=key, text=text))
+        new_id: int = got.inserted_primary_key[0]  # type: ignore[index]
+        return new_id
 
     def save_in_background(self, snap: Snapshot) -> Future[int]:
         """`save` in a thread of its own: the database's share of the work (SQLite's or the network's)
@@ -166,7 +160,10 @@ class Store:
 
     def _load(self, conn: Connection, row: Row[Any]) -> Snapshot:
         runs = conn.execute(
-            select(source_runs).where(source_runs.c.snapshot_id == row.id).order_by(source_runs.c.id)
+            select(source_runs, facts_texts.c.text)
+            .outerjoin(facts_texts, facts_texts.c.id == source_runs.c.facts_id)
+            .where(source_runs.c.snapshot_id == row.id)
+            .order_by(source_runs.c.id)
         ).all()
         sources = []
         for r in runs:
@@ -188,7 +185,7 @@ class Store:
             # load's peak 886 -> 816 MiB).
             # `SourceResult(...)` takes the validated models as they are (pydantic does not revalidate
             # instances): the same result, fields-set included.
-            facts = codec.loads(r.facts_json) if r.facts_json is not None else None
+            facts = codec.loads(r.text) if r.text is not None else None
             sources.append(SourceResult(status=status, facts=facts))
         return Snapshot(id=row.id, taken_at=_aware(row.taken_at), now=_aware(row.now), sources=sources)
 
@@ -227,12 +224,14 @@ class Store:
                     keep[day] = (taken, sid)
             kept = {sid for taken, sid in keep.values() if daily_cutoff is None or taken >= daily_cutoff}
             doomed = [sid for sid, _ in old if sid not in kept]
-            for i in range(
-                0, len(doomed), 500
-            ):  # a year of 5-minute snapshots at once: within SQLite's bound variables
+            # by 500 (a year of 5-minute snapshots at once is past SQLite's bound variables)
+            for i in range(0, len(doomed), 500):
                 some = doomed[i : i + 500]
                 conn.execute(delete(source_runs).where(source_runs.c.snapshot_id.in_(some)))
                 conn.execute(delete(snapshots).where(snapshots.c.id.in_(some)))
+            if doomed:  # and the texts no run refers to any more
+                referred = select(source_runs.c.id).where(source_runs.c.facts_id == facts_texts.c.id).exists()
+                conn.execute(delete(facts_texts).where(~referred))
             return len(doomed)
 
     def apply_retention(self, keep_days: float, daily_days: float | None) -> int:

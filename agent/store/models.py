@@ -1,4 +1,5 @@
-"""Tables: a snapshot per collection run, and one row per source in it (status plus facts as JSON).
+"""Tables: a snapshot per collection run, one row per source in it (its status), and each distinct facts
+text once (the rows of unchanged facts refer to the same text).
 
 SQLAlchemy Core tables, not ORM classes: the store reads and writes a handful of rows per snapshot, and
 the ORM's import alone was 60-80 ms of every process's start (the serve process, each CLI command)."""
@@ -31,8 +32,18 @@ source_runs = Table(
     Column("error", Text, nullable=True),
     Column("duration_s", Float, nullable=False, default=0.0),
     Column("detail", Text, nullable=True),
-    Column("facts_json", Text, nullable=True),
-    # SourceStatus.facts_key: equal keys, equal facts (Store.save copies the text of the newest such row)
+    Column("facts_id", ForeignKey("facts_texts.id"), nullable=True, index=True),  # None: no facts
+)
+
+facts_texts = Table(
+    "facts_texts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(50), nullable=False),
+    # SourceStatus.facts_key: equal keys, equal facts (Store.save refers to the newest text of the source with
+    # the key instead of storing another); None: facts of a live source, stored once each
     Column("facts_key", String(64), nullable=True),
-    Index("ix_source_runs_facts_key", "name", "kind", "facts_key"),
+    Column("text", Text, nullable=False),  # agent.store.codec's
+    Index("ix_facts_texts_key", "name", "kind", "facts_key"),
 )

@@ -50,6 +50,54 @@ def test_migrations_up_and_down(store: Store) -> None:
     assert store.latest() is None
 
 
+def test_upgrading_to_texts_stored_once_keeps_every_snapshot_and_downgrading_restores_the_rows(
+    store: Store, org: Path
+) -> None:
+    """Migration 0003 on a store written by 0002 (each run holding its facts text and key): every snapshot
+    reads back the same, runs with one source's key share one text, a run without a key keeps its own; the
+    downgrade writes each run's text and key back."""
+    from sqlalchemy import MetaData, Table, insert
+
+    store.migrate("0002")
+    snap = collect(load_config(org / "ownership.yaml"), NOW)
+    texts = {s.status.name: codec.dumps(s.facts) for s in snap.sources if s.facts is not None}
+    keyless = next(iter(texts))
+    rows = []
+    with store.engine.begin() as c:
+        md = MetaData()
+        snaps, runs = (Table(t, md, autoload_with=c) for t in ("snapshots", "source_runs"))
+        for n in range(2):
+            sid = c.execute(insert(snaps).values(taken_at=NOW + timedelta(hours=n), now=NOW)).inserted_primary_key[0]
+            for s in snap.sources:
+                st = s.status
+                row = {
+                    "snapshot_id": sid,
+                    "name": st.name,
+                    "kind": st.kind,
+                    "ok": st.ok,
+                    "stale": st.stale,
+                    "collected_at": st.collected_at,
+                    "duration_s": st.duration_s,
+                    "detail": st.detail,
+                    "facts_json": texts.get(st.name),
+                    "facts_key": None if st.name == keyless or s.facts is None else f"key-{st.name}",
+                }
+                c.execute(insert(runs).values(**row))
+                rows.append((st.name, row["facts_json"], row["facts_key"]))
+    store.migrate()
+    assert _texts(store) == len(texts) + 1  # the keyless source's text twice, every other once
+    assert len(store.history()) == 2
+    for sid, *_ in store.history():
+        back = store.get(sid)
+        assert back is not None
+        assert [s.facts for s in back.sources] == [s.facts for s in snap.sources]
+    store.downgrade("0002")
+    with store.engine.connect() as c:
+        got = c.exec_driver_sql("select name, facts_json, facts_key from source_runs order by id").fetchall()
+    assert [tuple(r) for r in got] == rows
+    store.migrate()
+
+
 def test_head_revision_is_alembics_head(store: Store) -> None:
     """`migrate` skips Alembic when the store is at HEAD_REVISION: that constant must be the newest migration."""
     from alembic.script import ScriptDirectory
@@ -117,7 +165,12 @@ def test_a_loaded_source_is_its_facts_json_validated_whole(store: Store, org: Pa
     back = store.latest()
     assert back is not None and len(back.sources) == len(snap.sources)
     with store.engine.connect() as c:
-        stored = [r[0] for r in c.exec_driver_sql("select facts_json from source_runs order by id").fetchall()]
+        stored = [
+            r[0]
+            for r in c.exec_driver_sql(
+                "select t.text from source_runs r left join facts_texts t on t.id = r.facts_id order by r.id"
+            ).fetchall()
+        ]
     assert [codec._format_of(t) for t in stored if t] == [
         f"{s.status.kind}-columns-1" if s.status.kind in ("pagerduty", "prometheus") else None
         for s in back.sources
@@ -138,7 +191,7 @@ def test_store_never_holds_a_routing_key(store: Store, org: Path) -> None:
     loaded = load_config(org / "ownership.yaml")
     store.save(collect(loaded, NOW))
     with store.engine.connect() as c:
-        rows = c.exec_driver_sql("select facts_json from source_runs").fetchall()
+        rows = c.exec_driver_sql("select text from facts_texts").fetchall()
     blob = "\n".join(r[0] or "" for r in rows)
     assert "0123456789abcdef0123456789abcdef" not in blob
     assert "sha256:" in blob  # the fingerprint that joins receiver and integration
@@ -333,12 +386,18 @@ def test_save_in_background_in_memory_sqlite_is_the_same_database(org: Path) -> 
 # --------------------------------------------------------------------------- facts copied by content key
 
 
-def _stored_texts(store: Store, snapshot_id: int) -> dict[str, str | None]:
+def _stored_texts(store: Store, snapshot_id: int) -> dict[str, int | None]:
+    """Each source of a snapshot: the id of the facts text its run refers to."""
     with store.engine.connect() as c:
         rows = c.exec_driver_sql(
-            f"select name, facts_json from source_runs where snapshot_id = {int(snapshot_id)} order by id"
+            f"select name, facts_id from source_runs where snapshot_id = {int(snapshot_id)} order by id"
         ).fetchall()
     return {r[0]: r[1] for r in rows}
+
+
+def _texts(store: Store) -> int:
+    with store.engine.connect() as c:
+        return int(c.exec_driver_sql("select count(*) from facts_texts").scalar_one())
 
 
 def _count_serialised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -407,8 +466,9 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     assert sorted(calls) == sorted(kinds)  # nothing stored yet: every source serialised
     calls.clear()
     id2 = store.save(second)
-    assert calls == []  # every source copied
+    assert calls == []  # every source's text referred to, not stored again
     assert _stored_texts(store, id2) == _stored_texts(store, id1)
+    assert _texts(store) == len(kinds)
     latest = store.latest()
     assert latest is not None and latest.id == id2
     assert [s.facts for s in latest.sources] == [s.facts for s in second.sources]
@@ -421,14 +481,25 @@ def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     assert latest.model_dump(exclude={"id"}) == third.model_dump(exclude={"id"})
 
 
-def test_a_row_gone_before_its_copy_is_serialised_instead(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The row a source's text is copied from may be deleted in between (another process's retention): the
-    copy then comes out empty and the facts are serialised instead, never stored as missing."""
+def test_each_distinct_text_is_stored_once_and_retention_deletes_the_unreferred(store: Store) -> None:
+    """Snapshots of facts with one content key refer to one stored text; retention deletes a text once no
+    snapshot left refers to it, and keeps one a kept snapshot refers to."""
     from collectors.facts import Rule, SLOFacts
 
     store.migrate()
     facts = SLOFacts(generated_rules=[Rule(type="recording", name="a:b", expr="vector(1)", group="g")])
-    monkeypatch.setattr(Store, "_same_facts", staticmethod(lambda *a: 10**9))  # no such row any more
-    sid = store.save(Snapshot(taken_at=NOW, now=NOW, sources=[_with_facts("slo", "k1", facts)]))
-    got = store.get(sid)
-    assert got is not None and got.sources[0].facts == facts
+    base = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    ids = [
+        store.save(Snapshot(taken_at=base + timedelta(days=d), now=base, sources=[_with_facts("slo", key, facts)]))
+        for d, key in enumerate(["k1", "k1", "k1", "k2", None])
+    ]
+    assert _texts(store) == 3  # k1 once, k2, and the one without a key
+    assert len({_stored_texts(store, i)["slo"] for i in ids[:3]}) == 1
+    store.prune(keep_days=1.5, daily_days=2.5, now=base + timedelta(days=5))  # keeps the snapshots of days 3, 4
+    assert sorted(h[0] for h in store.history()) == ids[3:]
+    assert _texts(store) == 2  # k1's text went with its last snapshot
+    for sid in ids[3:]:
+        got = store.get(sid)
+        assert got is not None and got.sources[0].facts == facts
+    store.prune(keep_days=0, daily_days=0, now=base + timedelta(days=5))
+    assert store.history() == [] and _texts(store) == 0
