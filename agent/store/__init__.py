@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -108,7 +109,9 @@ class Store:
     @staticmethod
     def _facts_id(conn: Connection, st: SourceStatus, src: SourceResult) -> int:
         """The stored text of the source's facts: the newest of this source with their content key when there is
-        one (SourceStatus.facts_key: the same key, the same facts), else a new one.
+        one, else a new one. The key is SourceStatus.facts_key (the same key, the same facts) when the collector
+        gave one, else the digest of the text (a live source: an unchanged answer, such as a routing tree or a
+        catalog, is stored once too; both are sha256 digests, of different inputs).
 
         Referring to a stored text costs a lookup: serialising the facts held the GIL beside the analysis (L:
         ~0.9 s, PagerDuty's 93 MB alone 0.7 s), and a copy took the text's space again in every snapshot. On
@@ -116,8 +119,8 @@ class Store:
         process's retention deletes only texts no run refers to. (SQLite runs one writer at a time, and this
         transaction writes from its first statement.)"""
         c = facts_texts.c
-        key = st.facts_key
-        if key is not None:
+
+        def stored(key: str) -> int | None:
             found: int | None = conn.execute(
                 select(c.id)
                 .where(c.name == st.name, c.kind == st.kind, c.facts_key == key)
@@ -125,10 +128,17 @@ class Store:
                 .limit(1)
                 .with_for_update(key_share=True)
             ).scalar()
-            if found is not None:
-                return found
+            return found
+
+        key = st.facts_key
+        if key is not None and (found := stored(key)) is not None:
+            return found
         assert src.facts is not None
         text = codec.text_for(src.facts, src.stored_text())
+        if key is None:
+            key = hashlib.sha256(text.encode()).hexdigest()
+            if (found := stored(key)) is not None:
+                return found
         got = conn.execute(insert(facts_texts).values(name=st.name, kind=st.kind, facts_key=key, text=text))
         new_id: int = got.inserted_primary_key[0]  # type: ignore[index]
         return new_id

@@ -41,8 +41,9 @@ facts_texts = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
     Column("kind", String(50), nullable=False),
-    # SourceStatus.facts_key: equal keys, equal facts (Store.save refers to the newest text of the source with
-    # the key instead of storing another); None: facts of a live source, stored once each
+    # SourceStatus.facts_key, else the sha256 of the text: equal keys, equal facts (Store.save refers to the
+    # newest text of the source with the key instead of storing another). None only in texts migrated from
+    # runs without a key
     Column("facts_key", String(64), nullable=True),
     Column("text", Text, nullable=False),  # agent.store.codec's
     Index("ix_facts_texts_key", "name", "kind", "facts_key"),

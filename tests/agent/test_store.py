@@ -444,6 +444,27 @@ def test_the_store_copies_the_facts_of_a_row_with_the_same_key(store: Store) -> 
     assert got is not None and got.sources[0].facts == two
 
 
+def test_facts_without_a_key_are_stored_once_per_distinct_text(store: Store) -> None:
+    """A live source's facts (no content key from a cache) are keyed by their text: the same answer again
+    refers to the stored text, another answer is stored, per source."""
+    from collectors.facts import Rule, SLOFacts
+
+    store.migrate()
+    one, two = SLOFacts(), SLOFacts(generated_rules=[Rule(type="recording", name="a:b", expr="vector(1)", group="g")])
+
+    def save(name: str, facts: SLOFacts) -> int | None:
+        sid = store.save(Snapshot(taken_at=NOW, now=NOW, sources=[_with_facts(name, None, facts)]))
+        got = store.get(sid)
+        assert got is not None and got.sources[0].facts == facts
+        return _stored_texts(store, sid)[name]
+
+    first = save("slo", one)
+    assert save("slo", one) == first and _texts(store) == 1
+    assert save("slo", two) != first and _texts(store) == 2
+    assert save("slo", one) == first  # the newest text with that digest
+    assert save("slo2", one) != first and _texts(store) == 3  # another source's text is not shared
+
+
 def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     store: Store, org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -493,7 +514,7 @@ def test_each_distinct_text_is_stored_once_and_retention_deletes_the_unreferred(
         store.save(Snapshot(taken_at=base + timedelta(days=d), now=base, sources=[_with_facts("slo", key, facts)]))
         for d, key in enumerate(["k1", "k1", "k1", "k2", None])
     ]
-    assert _texts(store) == 3  # k1 once, k2, and the one without a key
+    assert _texts(store) == 3  # k1 once, k2, and the one without a key (keyed by its text)
     assert len({_stored_texts(store, i)["slo"] for i in ids[:3]}) == 1
     store.prune(keep_days=1.5, daily_days=2.5, now=base + timedelta(days=5))  # keeps the snapshots of days 3, 4
     assert sorted(h[0] for h in store.history()) == ids[3:]
