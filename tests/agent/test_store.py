@@ -278,27 +278,37 @@ def test_serves_collection_applies_the_retention_of_the_config(store: Store, org
     _with_retention(org)
     loaded = load_config(org / "ownership.yaml")
     assert loaded.config.store.retention_days() == (2.0, 5.0)
-    st = ServeState(ServeConfig(), [], loaded, store_url=str(store.engine.url.render_as_string(False)), now=lambda: NOW)
+    st = ServeState(ServeConfig(), [], loaded, store_url=store.engine.url.render_as_string(False), now=lambda: NOW)
     view = st.collect_once()
     st.close()
     assert view.id is not None
     _assert_retained(store, aged, now, view.id)
 
 
-def test_the_collect_command_applies_the_retention_of_the_config(org: Path) -> None:
+def test_the_collect_command_applies_the_retention_of_the_config(
+    store: Store, org: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.engine import URL
+
     from agent import cli
 
-    _with_retention(org)
-    loaded = load_config(org / "ownership.yaml")
-    store = Store(loaded.store_url())
     store.migrate()
     now = datetime.now(UTC)
     aged = _aged_snapshots(store, now)
-    assert cli.main(["--config", str(org / "ownership.yaml"), "--now", NOW.isoformat(), "collect"]) == 0
+    _with_retention(org)
+    cfg = org / "ownership.yaml"
+    url = store.engine.url
+    bare = URL.create(url.drivername, url.username, None, url.host, url.port, url.database)
+    store_cfg = f"url: {bare.render_as_string(False)}"
+    if url.password:  # the configured way: the password from the environment, never in the URL
+        monkeypatch.setenv("TEST_STORE_PASSWORD", str(url.password))
+        store_cfg += "\n  password: {token_env: TEST_STORE_PASSWORD}"
+    cfg.write_text(cfg.read_text().replace("url: sqlite:///.ownership/test.db", store_cfg, 1))
+    assert load_config(cfg).store_url() == url.render_as_string(False)
+    assert cli.main(["--config", str(cfg), "--now", NOW.isoformat(), "collect"]) == 0
     newest = store.history(limit=1)[0][0]
     assert newest not in aged
     _assert_retained(store, aged, now, newest)
-    store.close()
 
 
 def test_retention_is_a_prometheus_duration() -> None:
