@@ -20,7 +20,7 @@ from collectors.http import JsonApi, SourceBadAnswer
 from collectors.prometheus_config import load_prometheus_config
 from collectors.prometheus_rules import CACHED_CODE as RULES_CODE
 from collectors.prometheus_rules import RuleFileCache, load_rule_files
-from collectors.source_cache import digests as file_digests
+from collectors.yamlfile import read_text_digest
 
 log = logging.getLogger("ownership.collect")
 
@@ -92,31 +92,29 @@ class PrometheusCollector(SourceCollector):
     def _facts_key(self, digests: list[tuple[str, str]] | None, config_digest: str | None) -> str | None:
         """The facts' content key (SourceStatus.facts_key) with the rule file cache on: the code, the config
         (hashed: it may name a secret), the folder, prometheus.yml's digest and every rule file's path and
-        content hash as parsed (in order). None without the cache, or when prometheus.yml changed while it
-        was read (`config_digest` None: the facts could be of either)."""
+        content hash as parsed (in order). None without the cache."""
         if digests is None:
             return None
         parts = [f"{FACTS_FORMAT}|{code_salt(_FACTS_CODE)}", self.config.model_dump_json(), str(self.base)]
         if self.config.config_file:
-            if config_digest is None:
-                return None
+            assert config_digest is not None
             parts.append(config_digest)
         return content_key(*parts, repr(digests))
 
     def _from_files(
         self, cache: RuleFileCache | None = None, digests: list[tuple[str, str]] | None = None
     ) -> tuple[PrometheusFacts, list[Path], str | None]:
-        """The facts of the files, the files, and prometheus.yml's digest when `digests` are collected and it
-        did not change while it was read (else None)."""
+        """The facts of the files, the files, and the digest of the prometheus.yml bytes parsed when `digests`
+        are collected (else None)."""
         facts = PrometheusFacts()
         files: list[Path] = []
         config_digest: str | None = None
         if self.config.config_file:
             cfg_path = self.base / self.config.config_file
-            before = file_digests([cfg_path])[0][1] if digests is not None else None
-            cfg = load_prometheus_config(cfg_path)
-            if before is not None and file_digests([cfg_path])[0][1] == before:
-                config_digest = before
+            text, digest = read_text_digest(cfg_path)  # the digest of the very bytes parsed
+            cfg = load_prometheus_config(cfg_path, text=text)
+            if digests is not None:
+                config_digest = digest
             facts.external_labels = cfg.external_labels
             facts.alert_relabel_configs = cfg.alert_relabel_configs
             facts.alertmanagers = cfg.alertmanagers
