@@ -38,7 +38,3 @@ class ConfigError(InputError):
 
 class SourceError(OwnershipError):
     """A source could not be collected (unreachable, timed out, refused)."""
-
-
-def collect_errors(errors: list[OwnershipError]) -> str:
-    return "\n".join(str(e) for e in errors)

@@ -605,6 +605,3 @@ class Snapshot(Fact):
     taken_at: datetime
     now: datetime
     sources: list[SourceResult] = Field(default_factory=list)
-
-    def facts_of(self, kind: str) -> list[tuple[str, Any]]:
-        return [(s.status.name, s.facts) for s in self.sources if s.facts is not None and s.facts.kind == kind]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from agent.errors import InputError
 from collectors.facts import SLO, Location, Rule
@@ -177,14 +176,3 @@ def _openslo(doc: Document, data: dict) -> SLO:
         labels={},
         location=Location(file=doc.file, line=doc.start_line),
     )
-
-
-def slo_of_rule(rule: Rule) -> dict[str, Any] | None:
-    """Sloth's labels on a generated rule: which SLO, service and severity it belongs to."""
-    if "sloth_slo" in rule.labels or "sloth_id" in rule.labels:
-        return {
-            "service": rule.labels.get("sloth_service"),
-            "slo": rule.labels.get("sloth_slo"),
-            "severity": rule.labels.get("sloth_severity"),
-        }
-    return None
