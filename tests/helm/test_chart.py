@@ -93,6 +93,98 @@ def test_agent_alerts_pass_promtool(tmp_path: Path) -> None:
     assert ok and count == 3, out
 
 
+def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
+    """`promtool test rules` on the chart's alerts (production values: staleAfter 1h, noSnapshotFor 30m): a
+    source down for its `for` fires, one down for less does not; a source whose last success stops
+    advancing fires once older than staleAfter, a fresh one never; no snapshot series at all fires."""
+    import subprocess
+
+    from conftest import require_binary
+    from servers import PROMTOOL_BIN
+
+    require_binary(PROMTOOL_BIN, "prometheus (promtool)")
+    [rule] = [d for d in manifests(_values("production")) if d["kind"] == "PrometheusRule"]
+    (tmp_path / "agent-rules.yml").write_text(yaml.safe_dump(rule["spec"]))
+    runbook = "https://example.invalid/ownership-agent/docs/checks/OWN000"
+
+    def down(source: str) -> dict:
+        return {
+            "exp_labels": {"severity": "warning", "source": source, "kind": source},
+            "exp_annotations": {
+                "summary": f"Ownership Agent cannot collect source {source} ({source})",
+                "description": "Its answers use the last good facts of this source; they age.",
+                "runbook_url": runbook,
+            },
+        }
+
+    up = 'ownership_source_up{{source="{0}",kind="{0}",instance="a"}}'
+    last = 'ownership_source_last_success_timestamp_seconds{{source="{0}",kind="{0}",instance="a"}}'
+    tests = {
+        "rule_files": ["agent-rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": up.format("pagerduty"), "values": "1x10 0x110"},  # down from 11m
+                    {"series": up.format("catalog"), "values": "1x120"},
+                    {"series": last.format("catalog"), "values": "0+60x120"},  # answers every minute
+                    {"series": last.format("pagerduty"), "values": "0+60x10 600x110"},  # not after 10m
+                    {"series": 'ownership_snapshot_timestamp_seconds{instance="a"}', "values": "0+60x120"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "20m", "alertname": "OwnershipAgentSourceDown", "exp_alerts": []},
+                    {"eval_time": "30m", "alertname": "OwnershipAgentSourceDown", "exp_alerts": [down("pagerduty")]},
+                    {"eval_time": "72m", "alertname": "OwnershipAgentSourceStale", "exp_alerts": []},
+                    {
+                        "eval_time": "80m",
+                        "alertname": "OwnershipAgentSourceStale",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "warning", "source": "pagerduty", "kind": "pagerduty"},
+                                "exp_annotations": {
+                                    "summary": "Source pagerduty has not been collected for 1h",
+                                    "runbook_url": runbook,
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "100m", "alertname": "OwnershipAgentNoSnapshot", "exp_alerts": []},
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": [{"series": up.format("catalog"), "values": "1x30"}],
+                "alert_rule_test": [
+                    {"eval_time": "5m", "alertname": "OwnershipAgentNoSnapshot", "exp_alerts": []},
+                    {
+                        "eval_time": "15m",
+                        "alertname": "OwnershipAgentNoSnapshot",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "critical"},
+                                "exp_annotations": {
+                                    "summary": "Ownership Agent has taken no snapshot for 30m: collections are failing",
+                                    "runbook_url": "https://example.invalid/ownership-agent/README",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+        ],
+    }
+    (tmp_path / "agent-rules.test.yml").write_text(yaml.safe_dump(tests))
+    proc = subprocess.run(
+        [PROMTOOL_BIN, "test", "rules", "agent-rules.test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_container_is_non_root_and_read_only() -> None:
     [dep] = [d for d in manifests(None) if d["kind"] == "Deployment"]
     pod = dep["spec"]["template"]["spec"]
