@@ -105,7 +105,7 @@ def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
     require_binary(PROMTOOL_BIN, "prometheus (promtool)")
     [rule] = [d for d in manifests(_values("production")) if d["kind"] == "PrometheusRule"]
     (tmp_path / "agent-rules.yml").write_text(yaml.safe_dump(rule["spec"]))
-    runbook = "https://example.invalid/ownership-agent/docs/checks/OWN000"
+    runbook = "https://git.example.com/ownership-agent/docs/checks/OWN000.md"
 
     def down(source: str) -> dict:
         return {
@@ -165,7 +165,7 @@ def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
                                 "exp_labels": {"severity": "critical"},
                                 "exp_annotations": {
                                     "summary": "Ownership Agent has taken no snapshot for 30m: collections are failing",
-                                    "runbook_url": "https://example.invalid/ownership-agent/README",
+                                    "runbook_url": "https://git.example.com/ownership-agent/README.md",
                                 },
                             }
                         ],
