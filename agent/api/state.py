@@ -312,8 +312,9 @@ class ServeState:
         view = View(snap, self.pack(), duration).warm(self.settings)
         if saved is not None:
             saved.result()  # a snapshot is published once stored (it has its id); a failed save raises here
-            store.apply_retention(*self.loaded.config.store.retention_days())
         self._switch(view)
+        if store is not None:  # after publishing: a first prune of a long history may take a while
+            store.apply_retention(*self.loaded.config.store.retention_days())
         return view
 
     def tick(self, interval: timedelta) -> View | None:
