@@ -201,7 +201,8 @@ def _empty_snapshot(at: datetime) -> Snapshot:
     return Snapshot(taken_at=at, now=at, sources=[])
 
 
-def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
+def _ten_days(store: Store) -> tuple[dict[datetime, int], datetime]:
+    """Three snapshots a day (01:00, 12:00, 23:00) for ten days; the instant after the last day."""
     store.migrate()
     base = datetime(2026, 11, 1, tzinfo=UTC)
     ids = {}
@@ -209,7 +210,11 @@ def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
         for hour in (1, 12, 23):
             at = base + timedelta(days=day, hours=hour)
             ids[at] = store.save(_empty_snapshot(at))
-    now = base + timedelta(days=10)
+    return ids, base + timedelta(days=10)
+
+
+def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
+    ids, now = _ten_days(store)
     deleted = store.prune(keep_days=3, now=now)
     left = {h[1] for h in store.history(limit=100)}
     cutoff = now - timedelta(days=3)
@@ -221,14 +226,7 @@ def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
 
 
 def test_retention_deletes_daily_snapshots_after_their_own_limit(store: Store) -> None:
-    store.migrate()
-    base = datetime(2026, 11, 1, tzinfo=UTC)
-    ids = {}
-    for day in range(10):
-        for hour in (1, 12, 23):
-            at = base + timedelta(days=day, hours=hour)
-            ids[at] = store.save(_empty_snapshot(at))
-    now = base + timedelta(days=10)
+    ids, now = _ten_days(store)
     store.prune(keep_days=3, daily_days=6, now=now)
     left = {h[1] for h in store.history(limit=100)}
     recent = {at for at in ids if at >= now - timedelta(days=3)}
