@@ -86,6 +86,9 @@ def test_upgrading_to_texts_stored_once_keeps_every_snapshot_and_downgrading_res
                 rows.append((st.name, row["facts_json"], row["facts_key"]))
     store.migrate()
     assert _texts(store) == len(texts) + 1  # the keyless source's text twice, every other once
+    if store.engine.dialect.name == "sqlite":  # the space the moved texts held is given back (VACUUM)
+        with store.engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA freelist_count").scalar() == 0
     assert len(store.history()) == 2
     for sid, *_ in store.history():
         back = store.get(sid)
