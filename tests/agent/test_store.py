@@ -355,13 +355,14 @@ def test_save_in_background_numbers_first_and_commits(store: Store, org: Path) -
     assert back.sources[0].facts == snap.sources[0].facts
 
 
-def test_collect_once_publishes_a_stored_snapshot_with_its_id(org: Path, tmp_path: Path) -> None:
+def test_collect_once_publishes_a_stored_snapshot_with_its_id(store: Store, org: Path) -> None:
     """serve's collection saves beside the analysis: the published view and its summary carry the stored id."""
     from agent.api.state import ServeState
     from agent.config import ServeConfig
 
     loaded = load_config(org / "ownership.yaml")
-    st = ServeState(ServeConfig(), [], loaded, store_url=f"sqlite:///{tmp_path / 'bg.db'}", now=lambda: NOW)
+    url = store.engine.url.render_as_string(False)
+    st = ServeState(ServeConfig(), [], loaded, store_url=url, now=lambda: NOW)
     view = st.collect_once()
     stored = st.store().latest()
     assert stored is not None and view.id == stored.id
