@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from collectors.facts import PDIncident, Team
@@ -468,10 +468,41 @@ class SnapshotCollector(Collector):
         return []  # families depend on the snapshot; nothing to check at registration
 
 
-def registry(families: Callable[[], list[Metric] | None]) -> CollectorRegistry:
-    """A registry holding only the ownership gauges (no process or platform collectors)."""
+RUN_OUTCOMES = ("success", "failure")
+
+
+class RunsCollector(Collector):
+    """`ownership_scheduler_runs_total{outcome}`: the scheduler's turns in this process, each a collection
+    or (a replica without the collector lock) the publication of the latest stored snapshot; both outcomes
+    always, from 0, so that an alert can ask for failures without a success."""
+
+    def __init__(self, runs: Callable[[], dict[str, int]]):
+        self._runs = runs
+
+    def collect(self) -> Iterator[Metric]:
+        got = self._runs()
+        fam = CounterMetricFamily(
+            "ownership_scheduler_runs",
+            "Scheduler turns of this process (a collection, or publishing the latest stored snapshot), by outcome.",
+            labels=["outcome"],
+        )
+        for outcome in RUN_OUTCOMES:
+            fam.add_metric([outcome], float(got.get(outcome, 0)))
+        yield fam
+
+    def describe(self) -> list[Any]:
+        return []
+
+
+def registry(
+    families: Callable[[], list[Metric] | None], runs: Callable[[], dict[str, int]] | None = None
+) -> CollectorRegistry:
+    """A registry holding only the ownership metrics (no process or platform collectors): the snapshot's
+    gauges and, when `runs` is given, the scheduler's runs."""
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SnapshotCollector(families))
+    if runs is not None:
+        reg.register(RunsCollector(runs))
     return reg
 
 
@@ -494,4 +525,5 @@ def series_bound(b: Bounds, checks: int, sources: int) -> int:
         + 2 * (b.max_services + 2)  # ownership_slow_query_seconds
         + 4 * sources  # the per-source gauges
         + 2  # snapshot timestamp, collection duration
+        + 2  # the scheduler's runs, by outcome
     )

@@ -542,6 +542,17 @@ def build() -> db.Dashboard:
             width=24,
         )
     )
+    d = d.with_panel(
+        _series(
+            ids,
+            "Scheduler runs",
+            "The agents' scheduler turns (a collection, or publishing the latest stored snapshot) by outcome: "
+            "failures without successes mean no new snapshot (OwnershipAgentCollectionsFailing).",
+            "sum by (outcome) (increase(ownership_scheduler_runs_total[$__rate_interval]))",
+            "{{outcome}}",
+            width=24,
+        )
+    )
     return d
 
 

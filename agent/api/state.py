@@ -164,11 +164,12 @@ class ServeState:
         self.scheduler: Scheduler | None = None
         self.last_error: str | None = None
         self.collections = 0  # collections this process ran (replicas share the work through the store)
+        self.run_outcomes = {"success": 0, "failure": 0}  # the scheduler's turns (/metrics)
         self._old_views: dict[int, View] = {}
         self._prefill: threading.Thread | None = None
         from agent.metrics import registry
 
-        self.registry = registry(self._metric_families)
+        self.registry = registry(self._metric_families, lambda: self.run_outcomes)
 
     # ---- the current view
 
@@ -376,9 +377,11 @@ class Scheduler:
             try:
                 view = self.state.tick(self.interval)
                 self.state.last_error = None
+                self.state.run_outcomes["success"] += 1
                 log.info("snapshot %s published", view.id if view is not None else None)
             except Exception as e:  # keep serving the last snapshot; try again next interval
                 self.state.last_error = f"{type(e).__name__}: {e}"
+                self.state.run_outcomes["failure"] += 1
                 log.exception("collection failed; serving the previous snapshot")
             self.runs += 1
             wait = self.interval.total_seconds()

@@ -34,6 +34,7 @@ NAMES = {
     "ownership_source_collection_duration_seconds": ("source", "kind"),
     "ownership_snapshot_timestamp_seconds": (),
     "ownership_collection_duration_seconds": (),
+    "ownership_scheduler_runs": ("outcome",),  # a counter: its samples are ownership_scheduler_runs_total
 }
 
 
@@ -47,11 +48,14 @@ def test_demo_metrics_parse_and_have_exactly_the_agreed_names(api_client: TestCl
     fams = _families(r.text)
     assert set(fams) == set(NAMES)
     for name, fam in fams.items():
-        assert fam.type == "gauge", name
+        counter = name == "ownership_scheduler_runs"
+        assert fam.type == ("counter" if counter else "gauge"), name
         assert fam.samples, name
         for s in fam.samples:
-            assert s.name == name
+            assert s.name in ((f"{name}_total", f"{name}_created") if counter else (name,))
             assert tuple(sorted(s.labels)) == tuple(sorted(NAMES[name])), name
+    runs = {s.labels["outcome"]: s.value for s in fams["ownership_scheduler_runs"].samples if s.name.endswith("_total")}
+    assert runs == {"success": 0.0, "failure": 0.0}  # no scheduler in this test: both outcomes, from 0
     view = demo_state.view
     g = view.graph
     total = lambda n: sum(s.value for s in fams[n].samples)  # noqa: E731
@@ -160,7 +164,10 @@ def test_series_stay_within_the_configured_bound(big_view: View) -> None:
     engineers = {s.labels["engineer"] for s in unbounded["ownership_engineer_pages_7d"].samples}
     assert len(engineers) == 3000
     for name in NAMES:
-        if name.startswith("ownership_source") or name in ("ownership_snapshot_timestamp_seconds",):
+        if name.startswith("ownership_source") or name in (
+            "ownership_snapshot_timestamp_seconds",
+            "ownership_scheduler_runs",  # the process's, not the snapshot's
+        ):
             continue
         want = sum(s.value for s in unbounded[name].samples)
         got = sum(s.value for s in fams[name].samples)

@@ -35,6 +35,7 @@ METRICS = {
     "ownership_source_collection_duration_seconds",
     "ownership_snapshot_timestamp_seconds",
     "ownership_collection_duration_seconds",
+    "ownership_scheduler_runs_total",
 }
 VALUES = {
     "service": "ledger",

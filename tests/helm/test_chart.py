@@ -90,13 +90,15 @@ def test_agent_alerts_pass_promtool(tmp_path: Path) -> None:
     f = tmp_path / "agent-rules.yml"
     f.write_text(yaml.safe_dump(rule["spec"]))
     ok, count, out = promtool_check_rules(f)
-    assert ok and count == 3, out
+    assert ok and count == 4, out
 
 
 def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
-    """`promtool test rules` on the chart's alerts (production values: staleAfter 1h, noSnapshotFor 30m): a
-    source down for its `for` fires, one down for less does not; a source whose last success stops
-    advancing fires once older than staleAfter, a fresh one never; no snapshot series at all fires."""
+    """`promtool test rules` on the chart's alerts (production values: staleAfter 1h, noSnapshotFor 30m, a
+    5m interval): a source down for its `for` fires, one down for less does not; a source whose last
+    success stops advancing fires once older than staleAfter, a fresh one never; a process whose scheduler
+    turns all failed for three intervals fires, one with a success among them does not; no snapshot
+    series at all fires."""
     import subprocess
 
     from conftest import require_binary
@@ -119,6 +121,7 @@ def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
 
     up = 'ownership_source_up{{source="{0}",kind="{0}",instance="a"}}'
     last = 'ownership_source_last_success_timestamp_seconds{{source="{0}",kind="{0}",instance="a"}}'
+    runs = 'ownership_scheduler_runs_total{{outcome="{0}",instance="{1}"}}'
     tests = {
         "rule_files": ["agent-rules.yml"],
         "evaluation_interval": "1m",
@@ -150,6 +153,35 @@ def test_agent_alerts_fire_when_they_should(tmp_path: Path) -> None:
                         ],
                     },
                     {"eval_time": "100m", "alertname": "OwnershipAgentNoSnapshot", "exp_alerts": []},
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": [
+                    # instance a: a turn every 5 minutes, every one failing from the first
+                    {"series": runs.format("failure", "a"), "values": "0 0 0 0 0 1 1 1 1 1 2 2 2 2 2 3x20"},
+                    {"series": runs.format("success", "a"), "values": "0x35"},
+                    # instance b: failures, but a success within every three intervals
+                    {"series": runs.format("failure", "b"), "values": "0 0 0 0 0 1 1 1 1 1 2x25"},
+                    {"series": runs.format("success", "b"), "values": "0x10 1 1 1 1 1 1 1 1 1 1 2x15"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "4m", "alertname": "OwnershipAgentCollectionsFailing", "exp_alerts": []},
+                    {
+                        "eval_time": "12m",
+                        "alertname": "OwnershipAgentCollectionsFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "warning", "instance": "a"},
+                                "exp_annotations": {
+                                    "summary": "Ownership Agent a: no collection succeeded in three intervals (5m each)",
+                                    "description": "It serves its last good snapshot; its log says why each run "
+                                    "failed (collection failed).",
+                                    "runbook_url": "https://git.example.com/ownership-agent/README.md",
+                                },
+                            }
+                        ],
+                    },
                 ],
             },
             {
