@@ -101,6 +101,42 @@ def test_upgrading_to_texts_stored_once_keeps_every_snapshot_and_downgrading_res
     store.migrate()
 
 
+def test_replicas_starting_together_migrate_one_after_the_other(postgres_server) -> None:
+    """Four processes upgrading one empty PostgreSQL store at once (a rollout of replicas): each waits for
+    the others' migration (an advisory lock) and finds the work done; without the lock they raced to create
+    the same tables."""
+    import subprocess
+    import sys
+    import time
+
+    store = Store(postgres_server.url)
+    store.migrate()
+    store.downgrade("base")
+    # each process imports what a migration needs, then starts at the same instant as the others
+    code = (
+        "import sys, time, alembic.command; from agent.store import Store; s = Store(sys.argv[1]); "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); s.migrate(); print(s.revision())"
+    )
+    start = str(time.time() + 3)  # after every process has imported (about 1-2 s for four on two cores)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, postgres_server.url, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in outs]
+    from agent.store import HEAD_REVISION
+
+    assert {out.strip() for out, _ in outs} == {HEAD_REVISION}
+    assert store.revision() == HEAD_REVISION
+    store.downgrade("base")
+    store.close()
+
+
 def test_head_revision_is_alembics_head(store: Store) -> None:
     """`migrate` skips Alembic when the store is at HEAD_REVISION: that constant must be the newest migration."""
     from alembic.script import ScriptDirectory
