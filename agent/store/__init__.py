@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, insert, select, text
+from sqlalchemy import create_engine, delete, func, insert, select, text
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -229,7 +229,7 @@ class Store:
 
     def prune(self, keep_days: float, daily_days: float | None = None, now: datetime | None = None) -> int:
         """Retention: every snapshot of the last `keep_days`, then one per UTC day (its last) for `daily_days`
-        (None: for ever), by when each was taken; returns how many were deleted."""
+        (None: for ever), by when each was taken, and always the newest; returns how many were deleted."""
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(days=keep_days)
         daily_cutoff = now - timedelta(days=daily_days) if daily_days is not None else None
@@ -242,7 +242,10 @@ class Store:
                 if day not in keep or (taken, sid) > keep[day]:
                     keep[day] = (taken, sid)
             kept = {sid for taken, sid in keep.values() if daily_cutoff is None or taken >= daily_cutoff}
-            doomed = [sid for sid, _ in old if sid not in kept]
+            # never the newest: it is what every replica serves and the next collection's previous facts (a
+            # retention of 0s, or a clock set back, would leave an empty store)
+            newest = conn.execute(select(func.max(snapshots.c.id))).scalar()
+            doomed = [sid for sid, _ in old if sid not in kept and sid != newest]
             # by 500 (a year of 5-minute snapshots at once is past SQLite's bound variables)
             for i in range(0, len(doomed), 500):
                 some = doomed[i : i + 500]

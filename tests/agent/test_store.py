@@ -273,6 +273,9 @@ def test_retention_deletes_daily_snapshots_after_their_own_limit(store: Store) -
     assert left == recent | daily_last and len(daily_last) == 3
     assert store.prune(keep_days=3, daily_days=0, now=now) == 3  # no daily ones at all
     assert {h[1] for h in store.history(limit=100)} == recent
+    newest = store.history(limit=1)[0][0]
+    assert store.prune(keep_days=0, daily_days=0, now=now + timedelta(days=30)) == len(recent) - 1
+    assert [h[0] for h in store.history(limit=100)] == [newest]  # never the newest
 
 
 def _aged_snapshots(store: Store, now: datetime) -> dict[int, datetime]:
@@ -571,4 +574,4 @@ def test_each_distinct_text_is_stored_once_and_retention_deletes_the_unreferred(
         got = store.get(sid)
         assert got is not None and got.sources[0].facts == facts
     store.prune(keep_days=0, daily_days=0, now=base + timedelta(days=5))
-    assert store.history() == [] and _texts(store) == 0
+    assert [h[0] for h in store.history()] == ids[-1:] and _texts(store) == 1  # the newest and its text
