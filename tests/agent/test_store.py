@@ -137,6 +137,36 @@ def test_replicas_starting_together_migrate_one_after_the_other(postgres_server)
     store.close()
 
 
+def test_an_upgrade_whose_vacuum_fails_still_opens_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """VACUUM needs as much free disk as the store: when it fails the upgrade is kept, the store works, and the
+    log says why it was not compacted."""
+    import logging
+
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.exc import OperationalError
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate("0002")
+    real = Connection.exec_driver_sql
+
+    def full_disk(self, statement, *a, **k):  # type: ignore[no-untyped-def]
+        if statement == "VACUUM":
+            raise OperationalError(statement, None, Exception("database or disk is full"))
+        return real(self, statement, *a, **k)
+
+    monkeypatch.setattr(Connection, "exec_driver_sql", full_disk)
+    with caplog.at_level(logging.WARNING, logger="ownership.store"):
+        store.migrate()
+    from agent.store import HEAD_REVISION
+
+    assert store.revision() == HEAD_REVISION
+    assert "not compacted" in caplog.text and "disk is full" in caplog.text
+    assert store.save(_empty_snapshot(NOW)) and store.latest() is not None
+    store.close()
+
+
 def test_head_revision_is_alembics_head(store: Store) -> None:
     """`migrate` skips Alembic when the store is at HEAD_REVISION: that constant must be the newest migration."""
     from alembic.script import ScriptDirectory
