@@ -546,6 +546,59 @@ def test_facts_without_a_key_are_stored_once_per_distinct_text(store: Store) -> 
     assert save("slo2", one) != first and _texts(store) == 3  # another source's text is not shared
 
 
+def test_a_prune_racing_a_save_never_deletes_the_text_the_save_refers_to(postgres_server) -> None:
+    """PostgreSQL: a save that found a stored text (FOR KEY SHARE) and a prune that sees that text unreferred
+    (the save's run is not committed yet): the prune waits for the save, then fails on the foreign key, and
+    the saved snapshot reads back whole."""
+    import threading
+    import time
+
+    from sqlalchemy import insert
+
+    from agent.store.models import snapshots, source_runs
+    from collectors.facts import Rule, SLOFacts
+
+    store = Store(postgres_server.url)
+    store.migrate()
+    store.downgrade("base")
+    store.migrate()
+    facts = SLOFacts(generated_rules=[Rule(type="recording", name="a:b", expr="vector(1)", group="g")])
+    for days, key in ((30, "k1"), (29, "k2")):  # the first's text is what the save finds; the second is the newest
+        at = NOW - timedelta(days=days)
+        store.save(Snapshot(taken_at=at, now=at, sources=[_with_facts("slo", key, facts)]))
+    pruned: dict[str, object] = {}
+
+    def prune() -> None:
+        try:
+            pruned["deleted"] = store.prune(keep_days=1, daily_days=0, now=NOW)
+        except Exception as e:  # noqa: BLE001 - what the race gives, checked below
+            pruned["error"] = e
+
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        sid = conn.execute(insert(snapshots).values(taken_at=NOW, now=NOW)).inserted_primary_key[0]
+        src = _with_facts("slo", "k1", facts)
+        text_id = Store._facts_id(conn, src.status, src)  # found, and locked until this transaction ends
+        racer = threading.Thread(target=prune)
+        racer.start()
+        time.sleep(1.0)
+        assert racer.is_alive()  # the prune waits to delete the text this save holds
+        st = src.status
+        conn.execute(
+            insert(source_runs).values(
+                snapshot_id=sid, name=st.name, kind=st.kind, ok=True, stale=False, collected_at=NOW, facts_id=text_id
+            )
+        )
+        tx.commit()
+    racer.join(60)
+    assert not racer.is_alive()
+    assert "error" in pruned and "foreign key" in str(pruned["error"]).lower(), pruned
+    got = store.get(sid)
+    assert got is not None and got.sources[0].facts == facts
+    store.downgrade("base")
+    store.close()
+
+
 def test_an_unchanged_collection_is_stored_without_serialising_its_facts(
     store: Store, org: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
