@@ -581,8 +581,17 @@ def test_a_prune_racing_a_save_never_deletes_the_text_the_save_refers_to(postgre
         text_id = Store._facts_id(conn, src.status, src)  # found, and locked until this transaction ends
         racer = threading.Thread(target=prune)
         racer.start()
-        time.sleep(1.0)
-        assert racer.is_alive()  # the prune waits to delete the text this save holds
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND starts_with(query, 'DELETE FROM facts_texts')"
+        )
+        deadline = time.monotonic() + 60
+        blocked = False
+        while not blocked and time.monotonic() < deadline:  # until the prune waits for this save's lock
+            with store.engine.connect() as watch:  # (a transaction sees one snapshot of the statistics)
+                blocked = bool(watch.exec_driver_sql(waiting).scalar())
+            time.sleep(0.05)
+        assert blocked and racer.is_alive()  # the prune waits to delete the text this save holds
         st = src.status
         conn.execute(
             insert(source_runs).values(
