@@ -359,7 +359,11 @@ class Scheduler:
         self.collect_first = collect_first
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.runs = 0
+
+    @property
+    def runs(self) -> int:
+        """Turns run so far, whatever their outcome."""
+        return sum(self.state.run_outcomes.values())
 
     def start(self) -> None:
         if self._thread is None:
@@ -383,7 +387,6 @@ class Scheduler:
                 self.state.last_error = f"{type(e).__name__}: {e}"
                 self.state.run_outcomes["failure"] += 1
                 log.exception("collection failed; serving the previous snapshot")
-            self.runs += 1
             wait = self.interval.total_seconds()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from agent.gcpause import bulk_build, release_freed_heap
 from agent.store import codec
 from agent.store.models import facts_texts, snapshots, source_runs
 from collectors.facts import Snapshot, SourceResult, SourceStatus
+from collectors.yamlfile import content_hash
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -40,6 +40,13 @@ def alembic_config(engine: Engine) -> AlembicConfig:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+def _db_error(e: BaseException) -> str:
+    """A database error for a log line: its class and the driver's message, not the statement or its parameters
+    (SQLAlchemy adds them on the lines after the first)."""
+    lines = str(e).splitlines()
+    return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -72,7 +79,7 @@ class Store:
                 with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.exec_driver_sql("VACUUM")
             except SQLAlchemyError as e:
-                log.warning("store not compacted after its upgrade (VACUUM): %s", str(e).splitlines()[0])
+                log.warning("store not compacted after its upgrade (VACUUM): %s", _db_error(e))
 
     def revision(self) -> str | None:
         """The store's Alembic revision (None: empty or not an Alembic-managed database)."""
@@ -148,7 +155,7 @@ class Store:
         assert src.facts is not None
         text = codec.text_for(src.facts, src.stored_text())
         if key is None:
-            key = hashlib.sha256(text.encode()).hexdigest()
+            key = content_hash(text)
             if (found := stored(key)) is not None:
                 return found
         got = conn.execute(insert(facts_texts).values(name=st.name, kind=st.kind, facts_key=key, text=text))
@@ -265,8 +272,7 @@ class Store:
         try:
             deleted = self.prune(keep_days, daily_days)
         except Exception as e:  # noqa: BLE001 - a database error must not fail the collection it follows
-            first = str(e).splitlines()[0] if str(e) else ""  # the driver's message, not the statement's parameters
-            log.warning("store retention failed error=%r", f"{type(e).__name__}: {first}")
+            log.warning("store retention failed error=%r", _db_error(e))
             return 0
         if deleted:
             log.info("store retention deleted=%d keep_days=%g daily_days=%s", deleted, keep_days, daily_days)
