@@ -135,7 +135,10 @@ def _only_comments(chunk: str) -> bool:
     return all(not ln.strip() or ln.lstrip().startswith("#") for ln in chunk.splitlines())
 
 
-def _pyyaml_error(text: str, file: str, line_offset: int) -> InputError:
+def _pyyaml_error(text: str, file: str, line_offset: int, reason: Exception | None = None) -> InputError:
+    """The error of a text yaml-rs refused, as PyYAML words and places it; what PyYAML accepts and yaml-rs
+    refuses is a key given twice in one mapping (Prometheus and Alertmanager refuse it too), placed by
+    `_duplicate_key`, else yaml-rs's own words (`reason`)."""
     try:
         list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as e:
@@ -147,7 +150,30 @@ def _pyyaml_error(text: str, file: str, line_offset: int) -> InputError:
         return InputError(f"YAML syntax error: {problem}", file=file, line=line)
     except yaml.YAMLError as e:
         return InputError(f"YAML syntax error: {e}", file=file, line=line_offset or None)
-    return InputError("YAML syntax error", file=file, line=line_offset or None)
+    dup = _duplicate_key(text)
+    if dup is not None:
+        key, line, first = dup
+        msg = f"YAML syntax error: mapping key {key!r} given twice (first on line {first + line_offset})"
+        return InputError(msg, file=file, line=line + line_offset)
+    return InputError(f"YAML syntax error{f': {reason}' if reason else ''}", file=file, line=line_offset or None)
+
+
+def _duplicate_key(text: str) -> tuple[str, int, int] | None:
+    """The first scalar key given twice in one mapping: (key, its 0-based line, the first one's), or None."""
+    todo: list[Any] = list(yaml.compose_all(text, Loader=_LOADER))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    if k.value in seen:
+                        return k.value, k.start_mark.line, seen[k.value]
+                    seen[k.value] = k.start_mark.line
+                todo.append(v)
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(node.value)
+    return None
 
 
 def load_documents(path: Path | str, text: str | None = None) -> list[Document]:
@@ -160,7 +186,7 @@ def load_documents(path: Path | str, text: str | None = None) -> list[Document]:
         try:
             data = yaml_rs.loads(chunk)
         except Exception as e:  # yaml_rs.YAMLDecodeError; PyYAML has the better message
-            err = _pyyaml_error(chunk, str(p), start_line)
+            err = _pyyaml_error(chunk, str(p), start_line, e)
             if err.line is None:
                 m = _LINE_RE.search(str(e))
                 if m:

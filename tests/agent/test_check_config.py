@@ -51,6 +51,15 @@ def test_yaml_syntax_error(org: Path) -> None:
     assert_bad(proc, f, 21, "YAML syntax error")
 
 
+def test_a_key_given_twice_names_its_line(org: Path) -> None:
+    """yaml-rs refuses a mapping key given twice (so do Prometheus and Alertmanager); PyYAML, which words the
+    other errors, accepts it: the key's second line is named, and the first."""
+    f = org / "catalog.yaml"
+    f.write_text(f.read_text().replace("    tier: 1\n", "    tier: 1\n    tier: 2\n", 1))
+    proc = check(org)
+    assert_bad(proc, f, 21, r"mapping key 'tier' given twice \(first on line 20\)")
+
+
 def test_unknown_field_in_catalog(org: Path) -> None:
     f = org / "catalog.yaml"
     f.write_text(f.read_text().replace("    tier: 1\n", "    tier: 1\n    owner_team: payments\n"))
