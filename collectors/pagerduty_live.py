@@ -109,6 +109,10 @@ def asked_wait(response: httpx2.Response) -> float | None:
     return None
 
 
+class Cancelled(Exception):
+    """Raised in a request thread once the source's deadline has passed (nobody reads it)."""
+
+
 class PagerDutyClient(pagerduty.RestApiV2Client):
     """The official client with bounded retries that wait as long as the API asks, behind one rate limiter.
 
@@ -127,8 +131,11 @@ class PagerDutyClient(pagerduty.RestApiV2Client):
         limiter: RateLimiter,
         transport: httpx2.BaseTransport | None = None,
         pool_size: int = 8,
+        cancel: threading.Event | None = None,
     ):
         self.limiter = limiter
+        # set when the source's deadline passes: no request leaves after it, no retry waits start
+        self.cancel = cancel if cancel is not None else threading.Event()
         self.sent: Counter[str] = Counter()  # requests on the wire per path, retries included
         self._sent_lock = threading.Lock()
         self._retry_state = threading.local()
@@ -148,6 +155,8 @@ class PagerDutyClient(pagerduty.RestApiV2Client):
 
     def _before_send(self, request: httpx2.Request) -> None:
         self.limiter.acquire()
+        if self.cancel.is_set():
+            raise Cancelled(request.url.path)
         with self._sent_lock:
             self.sent[request.url.path] += 1
 
@@ -169,6 +178,8 @@ class PagerDutyClient(pagerduty.RestApiV2Client):
         self._retry_state.wanted = None if wanted is None else min(wanted, MAX_WAIT_S)
 
     def cooldown_factor(self) -> float:
+        if self.cancel.is_set():  # called before each retry's wait: the collection has given up
+            raise Cancelled("retry")
         st = self._retry_state
         factor = super().cooldown_factor()
         current = getattr(st, "current", self.sleep_timer)
@@ -260,8 +271,13 @@ class _Fetcher:
                 for fut in done:
                     page = self.running.pop(fut)
                     self._handle(page, fut.result())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:
+            # give up now: requests running may be waiting out a Retry-After (up to MAX_WAIT_S a retry);
+            # they send nothing more and start no other wait, and nobody waits for them
+            self.client.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         out: dict[str, list[dict]] = {}
         for ep, by_key in self.pages.items():
             seen: dict[str, dict] = {}
@@ -356,14 +372,16 @@ class LiveReader:
             if secret is None or not secret.get_secret_value():
                 raise ConfigError("auth names no token (token_env or token_file)", source=self.name)
             self._token = secret.get_secret_value()
+            cancel = threading.Event()  # the limiter's waits end when the collection gives up
             self.client = PagerDutyClient(
                 self._token,
                 base_url=self.config.base_url.rstrip("/"),
                 retries=self.config.retries,
                 timeout_s=self.config.request_timeout_s,
-                limiter=RateLimiter(self.config.rate_limit_per_minute),
+                limiter=RateLimiter(self.config.rate_limit_per_minute, sleep=cancel.wait),
                 transport=self.transport,
                 pool_size=self.config.concurrency,
+                cancel=cancel,
             )
             self.client.sent = self.sent
         return self.client

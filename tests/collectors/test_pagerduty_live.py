@@ -215,6 +215,21 @@ def test_source_timeout_stops_the_collection(pd: FakePagerDuty) -> None:
     assert time.monotonic() - t0 < 2.5
 
 
+def test_source_timeout_ends_retry_waits_and_sends_nothing_after(pd: FakePagerDuty) -> None:
+    """A request waiting out a Retry-After when the deadline passes neither holds the source past it nor
+    sends its retry later (it would run beside the next collection, under another rate limiter)."""
+    pd.throttle("maintenance_windows", times=None, retry_after=2)
+    t0 = time.monotonic()
+    with pytest.raises(SourceError) as e:
+        read(pd, timeout_s=0.5, retries=3)
+    assert str(e.value).startswith("pd: timed out after 0.5s")
+    assert time.monotonic() - t0 < 1.9  # before the first Retry-After is over (it was 6 s: 3 retries of 2 s)
+    # (not incidents: a slow request of the test before may still be answered while this one runs)
+    assert pd.count("maintenance_windows") == 1  # the first answer was the 429: its retry waits
+    time.sleep(2.5)  # the wait asked for is over: the waiting request would retry now
+    assert pd.count("maintenance_windows") == 1
+
+
 def test_invalid_json_is_a_named_error(pd: FakePagerDuty) -> None:
     pd.invalid_json("schedules")
     with pytest.raises(SourceError) as e:
