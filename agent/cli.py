@@ -24,6 +24,14 @@ from agent.config import LoadedConfig, default_config_path, load_config
 from agent.errors import OwnershipError
 from collectors.facts import Snapshot
 
+# typer 0.2x raises the exceptions of its own copy of click (a usage error, --help's exit), older typer and
+# this module click's own: both are caught
+_CLICK_ERRORS = tuple(
+    {click.ClickException, *(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")}
+)
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+
 app = typer.Typer(
     name="ownership",
     help="Which production problems will page me if this system fails?",
@@ -94,7 +102,8 @@ def parse_instant(val: str, what: str) -> datetime:
     except ValueError:
         raise click.UsageError(f"{what}: not an ISO 8601 instant: {val!r}") from None
     if t.tzinfo is None:
-        raise click.UsageError(f"{what}: the instant needs a UTC offset, e.g. {val}+00:00")
+        example = t.replace(tzinfo=UTC).isoformat()  # a date alone gets a time too: `2026-11-19+00:00` is no instant
+        raise click.UsageError(f"{what}: the instant needs a UTC offset, e.g. {example}")
     return t
 
 
@@ -310,12 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         # FILE:LINE: message (or SOURCE: message) as it is; anything else gets a prefix
         err.print(str(e) if (e.file or e.source) else f"error: {e}", markup=False)
         return e.exit_code
-    except click.exceptions.Exit as e:
+    except _EXITS as e:
         return e.exit_code
-    except click.ClickException as e:
+    except _CLICK_ERRORS as e:
         e.show()
         return 2
-    except click.exceptions.Abort:
+    except _ABORTS:
         err.print("aborted")
         return 130
     return 0

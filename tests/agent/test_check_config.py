@@ -143,3 +143,29 @@ def test_inline_store_password_refused(org: Path) -> None:
     assert proc.returncode == 2
     assert "password.token_env" in proc.stderr
     assert "hunter2" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["pages", "--bogus"], "No such option: --bogus"),
+        (["--bogus"], "No such option: --bogus"),
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+        (["pages", "--service"], "'--service' requires an argument"),
+        (["serve", "--port", "0"], "Invalid value for '--port'"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(org: Path, args: list[str], fragment: str) -> None:
+    """typer raises the errors of its own copy of click: they are usage errors like the agent's own."""
+    proc = run_cli(*args, "--config", str(org / "ownership.yaml"))
+    assert proc.returncode == 2, proc.stderr
+    assert fragment in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_instant_without_offset_suggests_an_instant(org: Path) -> None:
+    proc = run_cli("check-config", "--config", str(org / "ownership.yaml"), "--now", "2026-11-19")
+    assert proc.returncode == 2
+    assert "needs a UTC offset, e.g. 2026-11-19T00:00:00+00:00" in proc.stderr
+    again = run_cli("check-config", "--config", str(org / "ownership.yaml"), "--now", "2026-11-19T00:00:00+00:00")
+    assert again.returncode == 0, again.stderr
