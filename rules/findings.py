@@ -8,6 +8,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from agent.errors import NotFoundError
+
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 SARIF_LEVEL: dict[str, str] = {"critical": "error", "warning": "warning", "info": "note"}
@@ -64,3 +66,16 @@ class Check(Protocol):
     def run(self, ctx: Any) -> Iterable[Finding]:
         """Findings for the graph in `ctx` (a rules.engine.CheckContext)."""
         ...
+
+
+def check_filters(graph: Any, items: list[Finding], service: str | None, team: str | None) -> None:
+    """Raise NotFoundError for a service or team neither in the catalog nor named by a finding: a misspelt
+    filter would otherwise answer "no findings" (and pass a `--fail-on` gate)."""
+    if service is not None and graph.service(service) is None and not any(f.service == service for f in items):
+        raise NotFoundError(f'unknown service "{service}"', source="catalog")
+    if (
+        team is not None
+        and not any(t.name == team for t in graph.catalog.teams)
+        and not any(f.team == team for f in items)
+    ):
+        raise NotFoundError(f'unknown team "{team}"', source="catalog")

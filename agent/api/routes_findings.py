@@ -7,13 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agent.api.deps import API_PREFIX, PageDep, ViewDep, paginate
+from agent.api.errors import NOT_FOUND
 from agent.api.models import Page
-from rules.findings import Finding, Severity
+from rules.findings import Finding, Severity, check_filters
 
 router = APIRouter(prefix=API_PREFIX, tags=["findings"])
 
 
-@router.get("/findings", response_model=Page[Finding], summary="Findings, most severe first")
+@router.get(
+    "/findings",
+    response_model=Page[Finding],
+    responses=NOT_FOUND,
+    summary="Findings, most severe first (an unknown service or team: 404)",
+)
 def list_findings(
     view: ViewDep,
     page: PageDep,
@@ -22,6 +28,7 @@ def list_findings(
     check: Annotated[str | None, Query(pattern=r"^OWN[0-9]{3}$", description="only this check id, e.g. OWN004")] = None,
     severity: Annotated[Severity | None, Query(description="only this severity")] = None,
 ) -> Page[Finding]:
+    check_filters(view.graph, view.findings, service, team)
     items = [
         f
         for f in view.findings

@@ -11,12 +11,13 @@ from rich.table import Table
 
 from agent import cli
 from agent.errors import InputError
-from rules.findings import SARIF_LEVEL, SEVERITY_RANK, Finding
+from rules.findings import SARIF_LEVEL, SEVERITY_RANK, Finding, check_filters
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def compute(check: str | None = None) -> list[Finding]:
+def compute(check: str | None = None, service: str | None = None, team: str | None = None) -> list[Finding]:
+    """The findings of the current snapshot, of one check, service or team when given (each must exist)."""
     from rules.engine import check_ids, run_checks
     from rules.graph import OwnershipGraph
 
@@ -24,7 +25,10 @@ def compute(check: str | None = None) -> list[Finding]:
         raise InputError(f"unknown check id {check!r}", source="findings")
     snap, now = cli.current_snapshot()
     loaded = cli._loaded()
-    return run_checks(OwnershipGraph.build(snap), now, loaded.pack(), only={check} if check else None)
+    graph = OwnershipGraph.build(snap)
+    items = run_checks(graph, now, loaded.pack(), only={check} if check else None)
+    check_filters(graph, items, service, team)
+    return [f for f in items if (service is None or f.service == service) and (team is None or f.team == team)]
 
 
 def findings_cmd(
@@ -38,9 +42,7 @@ def findings_cmd(
     """Ownership gaps: SLOs without a page, alerts routed nowhere, uncovered hours, noisy alerts..."""
     if fail_on is not None and fail_on not in SEVERITY_RANK:
         raise InputError("--fail-on must be critical, warning or info", source="findings")
-    items = [
-        f for f in compute(check) if (service is None or f.service == service) and (team is None or f.team == team)
-    ]
+    items = compute(check, service, team)
     fmt = cli.G.format
     if fmt == "json":
         cli.out.print(json.dumps([f.model_dump(mode="json") for f in items], indent=2), markup=False)

@@ -92,3 +92,12 @@ def test_unknown_check_id_in_config_is_bad_input(org: Path) -> None:
     assert p.returncode == 2
     assert "unknown check id 'OWN404'" in p.stderr and "ownership.yaml:" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_a_misspelt_service_or_team_is_bad_input(org: Path) -> None:
+    """A typo in a filter would answer "0 findings" and pass a --fail-on gate."""
+    for opt, name in (("--service", "chekout"), ("--team", "paymnets")):
+        p = run(org, opt, name, "--fail-on", "info")
+        assert p.returncode == 2, p.stdout
+        assert f'unknown {opt[2:]} "{name}"' in p.stderr
+    assert run(org, "--service", "checkout", "--fail-on", "info", "--check", "OWN001").returncode == 0

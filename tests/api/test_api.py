@@ -174,8 +174,16 @@ def test_findings_filters(api_client: TestClient, demo_state: ServeState) -> Non
         "/api/v1/findings", headers=AUTH, params={"check": f0.check, "severity": f0.severity, "limit": 500}
     ).json()["items"]
     assert both and all(x["check"] == f0.check and x["severity"] == f0.severity for x in both)
-    none = api_client.get("/api/v1/findings", headers=AUTH, params={"service": "no-such-service"}).json()
-    assert none == {"items": [], "next": None}
+    # a misspelt filter is a 404, not "no findings"
+    for key in ("service", "team"):
+        r = api_client.get("/api/v1/findings", headers=AUTH, params={key: "no-such-name"})
+        assert r.status_code == 404, key
+        assert r.json()["error"]["message"] == f'catalog: unknown {key} "no-such-name"'
+    # a service outside the catalog that a finding names is no typo
+    outside = next((f for f in every if f.service and demo_state.view.graph.service(f.service) is None), None)
+    if outside is not None:
+        r = api_client.get("/api/v1/findings", headers=AUTH, params={"service": outside.service})
+        assert r.status_code == 200 and r.json()["items"]
 
 
 def test_sources_and_snapshots(api_client: TestClient, demo_snapshot: Snapshot) -> None:
