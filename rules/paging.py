@@ -195,6 +195,7 @@ class PagingResolver:
         self.oncall = OnCallIndex(graph.pagerduty)
         self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
         self._labellers: dict[str, AlertLabeller] = {}  # per Prometheus
+        self._unrelabelled: dict[str, AlertLabeller] = {}  # per Prometheus with alert_relabel_configs
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
         self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
@@ -356,7 +357,7 @@ class PagingResolver:
             "paths": paths,
             "pages": pages,
             "notifies_only": notifies and not pages,
-            "fired_30d": self._fired(name, fixed, at),
+            "fired_30d": self._fired(sr, fixed, at),
             "paged_30d": self._paged(name, pd_services, at, only_plan),
         }
         return _alert_paging(values)
@@ -585,14 +586,23 @@ class PagingResolver:
 
     # ---- history
 
-    def _fired(self, alertname: str, fixed: dict[str, str], at: datetime) -> int | None:
+    def _fired(self, sr: SourcedRule, fixed: dict[str, str], at: datetime) -> int | None:
+        """Episodes in the 30 days before `at` of the rule's `ALERTS` series (`fixed`: its labels as sent)."""
         if not self.g.signals:
             return None
         if self._history is None:
             self._history = self.g.memo("history_by_alertname", self._history_by_alertname)
-        mine = self._history.get(alertname)
+        mine = self._history.get(sr.rule.name)
         if not mine:
             return 0
+        prom = self.g.prometheus.get(sr.source)
+        if prom is not None and prom.alert_relabel_configs:
+            # Prometheus's own ALERTS series carry the rule's labels: `alert_relabel_configs` change only what
+            # is sent to Alertmanager (a `severity` rewritten there would match no history)
+            labeller = self._unrelabelled.get(sr.source)
+            if labeller is None:
+                labeller = self._unrelabelled[sr.source] = AlertLabeller(prom.external_labels, [])
+            fixed = labeller(sr.rule).fixed
         since = at - timedelta(days=30)
         n = 0
         for h in mine:

@@ -126,6 +126,36 @@ def test_service_view_facts(demo_graph) -> None:
     assert unowned.alerts == [] and "no alert rules" in (unowned.why_nothing_pages or "")
 
 
+def test_fired_counts_the_rules_own_alerts_series_not_the_relabelled_labels(demo_graph) -> None:
+    """Prometheus's ALERTS series carry the rule's own labels: the demo's `alert_relabel_configs` rewrite
+    `severity="page"` to `critical` only in what is sent to Alertmanager. Oracle: the recording itself, an
+    episode a run of consecutive steps of the series whose labels the rule's own labels agree with."""
+    g, now = demo_graph
+    r = PagingResolver(g)
+    recorded = json.loads((ORG / "signals" / "prometheus-eu.json").read_text())["queries"]["alert_history"]
+    step = int(recorded["step"].rstrip("s"))
+    since = (now - timedelta(days=30)).timestamp()
+    checked = 0
+    for sr in g.alert_rules():
+        if sr.source != "prom-eu" or sr.rule.name != "LedgerBalanceMismatch":
+            continue
+        sent = r.labels_of(sr).fixed
+        assert sent["severity"] == "critical" and sr.rule.labels["severity"] == "page"
+        own = {**sr.rule.labels, "alertname": sr.rule.name}
+        episodes = 0
+        for series in recorded["data"]["result"]:
+            m = series["metric"]
+            if any(m.get(k) not in (None, v) for k, v in own.items()):
+                continue
+            times = [int(t) for t, _ in series["values"]]
+            starts = [t for i, t in enumerate(times) if i == 0 or t - times[i - 1] > step]
+            episodes += sum(1 for t in starts if since <= t <= now.timestamp())
+        assert episodes == 2
+        assert r.resolve(sr, now).fired_30d == episodes
+        checked += 1
+    assert checked == 1
+
+
 def _graph(
     rule_expr: str, route: Route, receivers: list[Receiver], pd: PagerDutyFacts, services: list[Service]
 ) -> OwnershipGraph:
