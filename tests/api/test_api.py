@@ -251,6 +251,7 @@ def test_not_ready_without_a_snapshot() -> None:
     with TestClient(create_app(st)) as c:
         assert c.get("/healthz").status_code == 200
         _error(c.get("/readyz"), 503, "not_ready")
+        assert c.head("/readyz").status_code == 503
         _error(c.get("/api/v1/findings", headers=AUTH), 503, "not_ready")
         r = c.get("/metrics")
         # nothing of a snapshot; the scheduler's runs (a first collection failing for ever is seen there)
@@ -423,6 +424,9 @@ def test_serve_demo_as_a_real_process(tmp_path) -> None:
         assert ready is not None and ready.status_code == 200, "".join(lines)
         assert ready.json()["snapshot_id"] >= 1
         assert httpx.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        for probe in ("/healthz", "/readyz"):  # monitors that probe with HEAD: the status, no body
+            head = httpx.head(f"{base}{probe}", timeout=5)
+            assert head.status_code == 200 and head.content == b"", probe
         metrics = httpx.get(f"{base}/metrics", timeout=5)
         assert metrics.status_code == 200
         names = {f.name for f in text_string_to_metric_families(metrics.text)}
