@@ -45,7 +45,9 @@ class SecretRef(_Section):
 
 
 def _no_url_password(v: str | None) -> str | None:
-    """Refuse `scheme://user:password@host`: secrets go in token_env/token_file, never in a URL."""
+    """Refuse `scheme://user:password@host` and a query string (`?access_token=...`): secrets go in
+    token_env/token_file, never in a URL. A base URL has API paths appended, so it takes no query or
+    fragment either (`http://h/?a=b` would become `http://h/?a=b/api/v1/rules`)."""
     if v is None:
         return v
     from urllib.parse import urlsplit
@@ -60,6 +62,11 @@ def _no_url_password(v: str | None) -> str | None:
         raise ValueError("the URL has no host")
     if parts.password is not None:
         raise ValueError("put the secret in auth.token_env or auth.token_file, not in the URL")
+    if parts.query or parts.fragment or v.rstrip().endswith(("?", "#")):
+        raise ValueError(
+            "a base URL takes no query string or fragment (API paths are appended to it; "
+            "a token goes in auth.token_env or auth.token_file)"
+        )
     return v
 
 

@@ -169,3 +169,16 @@ def test_instant_without_offset_suggests_an_instant(org: Path) -> None:
     assert "needs a UTC offset, e.g. 2026-11-19T00:00:00+00:00" in proc.stderr
     again = run_cli("check-config", "--config", str(org / "ownership.yaml"), "--now", "2026-11-19T00:00:00+00:00")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9090/?access_token=hunter2", "http://127.0.0.1:9090/#hunter2"])
+def test_live_url_with_a_query_or_fragment_refused(org: Path, url: str) -> None:
+    """A token in a URL's query would be printed with every error naming the URL, and the API paths appended
+    after it could never work."""
+    f = org / "ownership.yaml"
+    text = f.read_text()
+    f.write_text(text.replace("    config_file: prometheus.yml\n", f"    url: {url}\n", 1))
+    line = text.splitlines().index("    config_file: prometheus.yml") + 1
+    proc = check(org)
+    assert_bad(proc, f, line, "takes no query string or fragment")
+    assert "hunter2" not in proc.stderr + proc.stdout
