@@ -12,8 +12,12 @@ Every request goes through `pagerduty.RestApiV2Client`, configured rather than b
 - Retries are the client's own (its `retry` table), bounded by the source's `retries`; the wait
   between attempts is what the answer asks for (Retry-After, `ratelimit-reset`), else exponential.
 - Incremental: given the previous facts, incidents and log entries are read only from shortly
-  before the latest one already known; older incidents are brought up to date from their new log
-  entries (acknowledged, resolved, reassigned), so a later run costs a few requests.
+  before the latest one already known, and the incidents open now (`statuses[]=triggered&
+  statuses[]=acknowledged`) over the whole incidents window. The lists are authoritative (status,
+  assignees, urgency, escalation policy); an incident known as open that neither list holds any
+  more was resolved, and its resolve log entry says when. A later run costs a few requests.
+- A 402 (the account lacks an ability) on a list the facts can do without (teams) leaves that list
+  empty, with a warning and a note in the source's detail, instead of failing the source.
 """
 
 from __future__ import annotations
@@ -52,6 +56,22 @@ MAX_WAIT_S = 120.0  # the longest a single Retry-After is honoured
 
 Window = tuple[datetime, datetime]
 
+# A list is named by its endpoint (its path and the key of its records in the answer); a second list on
+# the same endpoint by `endpoint#what`. This one: the incidents open now, read in an incremental run.
+OPEN_INCIDENTS = "incidents#open"
+OPEN_STATUSES = ["triggered", "acknowledged"]
+# Lists the spec says answer 402 ("Account does not have the abilities to perform the action") and whose
+# data the facts can do without (not in pagerduty_export.REQUIRED): a 402 leaves them empty. GET /incidents
+# may answer 402 too, but only for parameters gated behind an ability (team_ids[]: `teams`; urgencies[] or
+# sort_by urgency: `urgencies`), none of which is sent here; and incidents are what an incremental run
+# merges on, so a 402 there is an error like any other.
+OPTIONAL_WITHOUT_ABILITY = frozenset({"teams"})
+
+
+def endpoint_of(key: str) -> str:
+    """The endpoint of a list key: `incidents#open` -> `incidents`."""
+    return key.partition("#")[0]
+
 
 def default_transport() -> httpx2.BaseTransport | None:
     """The transport used when none is handed in: None means httpx2's own (a seam for the CLI's tests)."""
@@ -68,7 +88,7 @@ class RateLimiter:
         self,
         per_minute: float,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ):
         self.interval = 60.0 / per_minute
         self._clock = clock
@@ -111,6 +131,14 @@ def asked_wait(response: httpx2.Response) -> float | None:
 
 class Cancelled(Exception):
     """Raised in a request thread once the source's deadline has passed (nobody reads it)."""
+
+
+class HttpStatusError(SourceError):
+    """A request answered with an HTTP error status (after any retries)."""
+
+    def __init__(self, message: str, *, status: int, source: str | None = None):
+        super().__init__(message, source=source)
+        self.status = status
 
 
 class PagerDutyClient(pagerduty.RestApiV2Client):
@@ -196,13 +224,17 @@ class PagerDutyClient(pagerduty.RestApiV2Client):
 
 @dataclass
 class _Page:
-    endpoint: str
+    key: str  # the list: its endpoint, or `endpoint#what` for a second list on one endpoint
     params: dict[str, Any]
     window: Window | None
     offset: int
     limit: int
     first: bool  # asks for `total` and plans the rest of its window
     sequential: bool = False  # no total known: follow `more` one page at a time
+
+    @property
+    def endpoint(self) -> str:
+        return endpoint_of(self.key)
 
 
 def _iso(t: datetime) -> str:
@@ -251,14 +283,15 @@ class _Fetcher:
         self.deadline = deadline
         self.pages: dict[str, dict[tuple, list[dict]]] = {}
         self.running: dict[Future, _Page] = {}
+        self.unavailable: dict[str, str] = {}  # list key -> why it is left empty (a 402)
 
     def run(self, lists: dict[str, tuple[dict[str, Any], Window | None]]) -> dict[str, list[dict]]:
-        self.pages = {ep: {} for ep in lists}
+        self.pages = {key: {} for key in lists}
         pool = ThreadPoolExecutor(max_workers=self.reader.config.concurrency, thread_name_prefix="pagerduty")
         self.pool = pool
         try:
-            for ep, (params, window) in lists.items():
-                self._submit(_Page(ep, params, window, 0, min(PAGE_SIZE, OFFSET_CAP), first=True))
+            for list_key, (params, window) in lists.items():
+                self._submit(_Page(list_key, params, window, 0, min(PAGE_SIZE, OFFSET_CAP), first=True))
             while self.running:
                 left = self.deadline - time.monotonic()
                 if left <= 0:
@@ -270,7 +303,15 @@ class _Fetcher:
                 done, _ = wait(list(self.running), timeout=left, return_when=FIRST_COMPLETED)
                 for fut in done:
                     page = self.running.pop(fut)
-                    self._handle(page, fut.result())
+                    try:
+                        body = fut.result()
+                    except HttpStatusError as e:
+                        if e.status != 402 or page.endpoint not in OPTIONAL_WITHOUT_ABILITY:
+                            raise
+                        self._unavailable(page, e)
+                        continue
+                    if page.key not in self.unavailable:
+                        self._handle(page, body)
         except BaseException:
             # give up now: requests running may be waiting out a Retry-After (up to MAX_WAIT_S a retry);
             # they send nothing more and start no other wait, and nobody waits for them
@@ -279,13 +320,22 @@ class _Fetcher:
             raise
         pool.shutdown(wait=True)
         out: dict[str, list[dict]] = {}
-        for ep, by_key in self.pages.items():
+        for list_key, by_key in self.pages.items():
             seen: dict[str, dict] = {}
             for key in sorted(by_key, key=lambda k: (k[0] or "", k[1])):
                 for obj in by_key[key]:
                     seen.setdefault(_identity(obj), obj)
-            out[ep] = sorted(seen.values(), key=lambda o, ep=ep: sort_key(ep, o))  # type: ignore[misc]
+            ep = endpoint_of(list_key)
+            out[list_key] = sorted(seen.values(), key=lambda o, ep=ep: sort_key(ep, o))  # type: ignore[misc]
         return out
+
+    def _unavailable(self, page: _Page, e: HttpStatusError) -> None:
+        """A 402 on an optional list: none of its records (pages already read are dropped too)."""
+        if page.key in self.unavailable:
+            return
+        self.unavailable[page.key] = e.message
+        self.pages[page.key] = {}
+        log.warning("%s: %s: the account lacks the ability; read without %s", self.reader.name, e.message, page.key)
 
     def _submit(self, page: _Page) -> None:
         params = dict(page.params)
@@ -298,7 +348,7 @@ class _Fetcher:
         self.running[fut] = page
 
     def _handle(self, page: _Page, body: dict) -> None:
-        ep = page.endpoint
+        ep, key = page.endpoint, page.key
         items = body.get(ep)
         if not isinstance(items, list):
             raise SourceError(f"GET /{ep}: the answer has no {ep!r} list", source=self.reader.name)
@@ -325,12 +375,12 @@ class _Fetcher:
                 len(parts),
             )
             for sub in parts:
-                self._submit(_Page(ep, page.params, sub, 0, min(PAGE_SIZE, OFFSET_CAP), first=True))
+                self._submit(_Page(key, page.params, sub, 0, min(PAGE_SIZE, OFFSET_CAP), first=True))
             return
-        self.pages[ep][(window_key, page.offset)] = items
+        self.pages[key][(window_key, page.offset)] = items
         if page.first and isinstance(total, int):
             for off in range(page.offset + step, total, step):
-                self._submit(_Page(ep, page.params, page.window, off, min(step, OFFSET_CAP - off), first=False))
+                self._submit(_Page(key, page.params, page.window, off, min(step, OFFSET_CAP - off), first=False))
         elif (page.first or page.sequential) and body.get("more") and items:
             nxt = page.offset + len(items)
             if nxt + step > OFFSET_CAP:
@@ -338,7 +388,7 @@ class _Fetcher:
                     f"GET /{ep}: more than {OFFSET_CAP:,} records and the API gave no total to split by",
                     source=self.reader.name,
                 )
-            self._submit(_Page(ep, page.params, page.window, nxt, step, first=False, sequential=True))
+            self._submit(_Page(key, page.params, page.window, nxt, step, first=False, sequential=True))
 
 
 # --------------------------------------------------------------------------- the reader
@@ -361,6 +411,7 @@ class LiveReader:
         self.transport = transport if transport is not None else default_transport()
         self.client: PagerDutyClient | None = None
         self.sent: Counter[str] = Counter()  # requests on the wire per path, retries included
+        self.unavailable: dict[str, str] = {}  # lists left empty by a 402 in the last fetch, and why
         self._token: str | None = None
 
     # -- requests ------------------------------------------------------------------------
@@ -397,8 +448,10 @@ class LiveReader:
         try:
             body = self.client.jget(path, params=params)
         except pagerduty.HttpError as e:
-            msg = self._http_error(path, e.response) if e.response is not None else f"GET {path}: {e.msg}"
-            raise SourceError(self._scrub(msg), source=self.name) from None
+            if e.response is None:
+                raise SourceError(self._scrub(f"GET {path}: {e.msg}"), source=self.name) from None
+            msg = self._http_error(path, e.response)
+            raise HttpStatusError(self._scrub(msg), status=e.response.status_code, source=self.name) from None
         except pagerduty.Error as e:
             cause = e.__cause__
             if isinstance(cause, httpx2.TimeoutException):
@@ -457,11 +510,16 @@ class LiveReader:
             "maintenance_windows": ({"filter": "open"}, None),
         }
 
-    def fetch(self, lists: dict[str, tuple[dict[str, Any], Window | None]]) -> dict[str, list[dict]]:
+    def fetch(
+        self, lists: dict[str, tuple[dict[str, Any], Window | None]], deadline: float | None = None
+    ) -> dict[str, list[dict]]:
         client = self._connect()
-        deadline = time.monotonic() + self.config.timeout_s
+        deadline = time.monotonic() + self.config.timeout_s if deadline is None else deadline
+        fetcher = _Fetcher(self, client, deadline)
         try:
-            return _Fetcher(self, client, deadline).run(lists)
+            got = fetcher.run(lists)
+            self.unavailable.update(fetcher.unavailable)
+            return got
         except SourceError as e:
             e.message = self._scrub(e.message)
             raise
@@ -476,7 +534,13 @@ class LiveReader:
         return {ep: got[ep] for ep in ENDPOINTS}
 
     def collect(self, previous: PagerDutyFacts | None = None) -> tuple[PagerDutyFacts, str]:
-        """Facts and a one-line detail; incremental for incidents and log entries when `previous` allows."""
+        """Facts and a one-line detail; incremental for incidents and log entries when `previous` allows.
+
+        Incremental: incidents created and log entries written since shortly before the watermark, and
+        the incidents open now over the whole window (they may be older than the watermark and have
+        been acknowledged, reassigned, escalated, delegated or had their urgency changed since)."""
+        deadline = time.monotonic() + self.config.timeout_s
+        self.unavailable = {}
         lists = self.lists()
         start = self.incidents_start()
         mark = watermark(previous) if previous is not None else None
@@ -485,18 +549,35 @@ class LiveReader:
             since = max(start, mark - OVERLAP)
             for ep in ("incidents", "log_entries"):
                 lists[ep] = (lists[ep][0], (since, self.now))
-        got = self.fetch(lists)
+            lists[OPEN_INCIDENTS] = ({"statuses[]": OPEN_STATUSES}, (start, self.now))
+        got = self.fetch(lists, deadline)
         facts = facts_from_bodies({ep: got[ep] for ep in ENDPOINTS}, self.name)
-        n = sum(self.requests_made.values())
         if since is None or previous is None:
+            n = sum(self.requests_made.values())
             detail = f"{len(facts.services)} services, {len(facts.incidents)} incidents; full read, {n} requests"
-            return facts, detail
-        merged, new, updated = merge_incremental(previous, facts, start)
+            return facts, detail + self._notes()
+        listed = facts_from_bodies({"incidents": got[OPEN_INCIDENTS]}, self.name).incidents
+        stale = reread_needed(previous, facts, listed, start)
+        if stale:
+            # open at the last run, resolved since, and delegated or with its urgency changed before: neither
+            # list holds it and its log entries do not say the new policy or urgency. Read again, each from
+            # the list of the incidents created in its second (few: usually none).
+            windows: dict[str, tuple[dict[str, Any], Window | None]] = {
+                f"incidents#{_iso(t)}": ({}, (t, t + timedelta(seconds=1))) for t in stale.values()
+            }
+            again = self.fetch(windows, deadline)
+            found = facts_from_bodies({"incidents": [i for key in windows for i in again[key]]}, self.name)
+            listed += [i for i in found.incidents if i.id in stale]
+        n = sum(self.requests_made.values())
+        merged, new, updated = merge_incremental(previous, facts, start, listed)
         detail = (
             f"{len(merged.services)} services, {len(merged.incidents)} incidents; incremental since "
             f"{_iso(since)}: {new} new, {updated} updated, {n} requests"
         )
-        return merged, detail
+        return merged, detail + self._notes()
+
+    def _notes(self) -> str:
+        return "".join(f"; {key} not read: {why}" for key, why in sorted(self.unavailable.items()))
 
 
 # --------------------------------------------------------------------------- incremental merge
@@ -508,8 +589,32 @@ def watermark(facts: PagerDutyFacts) -> datetime | None:
     return max(times) if times else None
 
 
+REASSIGNING = ("assign_log_entry", "escalate_log_entry", "delegate_log_entry")  # all carry `assignees`
+UNSAID = ("delegate_log_entry", "urgency_change_log_entry")  # the new policy or urgency is not in the entry
+
+
+def reread_needed(
+    previous: PagerDutyFacts, fresh: PagerDutyFacts, listed: list[PDIncident], start: datetime
+) -> dict[str, datetime]:
+    """Incidents (id -> created_at) open at the last run that no list read now holds (resolved since) and
+    that a new log entry delegated or changed the urgency of: what they changed to only a list says."""
+    known = {e.id for e in previous.log_entries}
+    held = {i.id for i in fresh.incidents} | {i.id for i in listed}
+    was_open = {i.id: i.created_at for i in previous.incidents if i.created_at >= start and i.status != "resolved"}
+    return {
+        e.incident_id: was_open[e.incident_id]
+        for e in fresh.log_entries
+        if e.type in UNSAID and e.id not in known and e.incident_id in was_open and e.incident_id not in held
+    }
+
+
 def apply_log_entry(inc: PDIncident, e: PDLogEntry) -> bool:
-    """Bring an incident up to date with one newer log entry; False when the entry changes nothing we keep."""
+    """Bring an incident up to date with one newer log entry; False when the entry changes nothing we keep.
+
+    What a log entry can say: a resolve (always applied: resolved is terminal), an acknowledgement, an
+    unacknowledgement, and the new assignees of an assign, escalate or delegate (which put an acknowledged
+    incident back to triggered). A delegation's new escalation policy and an urgency change's new urgency
+    are not in the entry: only an incident list has them."""
     if e.type == "resolve_log_entry":
         inc.status, inc.resolved_at, inc.last_status_change_at = "resolved", e.created_at, e.created_at
         inc.assignees = []  # the API empties assignments on resolve
@@ -522,29 +627,55 @@ def apply_log_entry(inc: PDIncident, e: PDLogEntry) -> bool:
     if e.type == "unacknowledge_log_entry":
         inc.status, inc.last_status_change_at = "triggered", e.created_at
         return True
-    if e.type == "assign_log_entry":
+    if e.type in REASSIGNING:
         inc.assignees = list(e.assignees)
+        if inc.status == "acknowledged":
+            inc.status, inc.last_status_change_at = "triggered", e.created_at
         return True
     return False
 
 
 def merge_incremental(
-    previous: PagerDutyFacts, fresh: PagerDutyFacts, start: datetime
+    previous: PagerDutyFacts,
+    fresh: PagerDutyFacts,
+    start: datetime,
+    open_now: list[PDIncident] | None = None,
 ) -> tuple[PagerDutyFacts, int, int]:
-    """Previous incidents and log entries (those still in the window) updated with a later partial read."""
-    incidents = {i.id: i.model_copy(deep=True) for i in previous.incidents if i.created_at >= start}
-    new_ids = {i.id for i in fresh.incidents if i.id not in incidents}
-    for inc in fresh.incidents:
-        incidents[inc.id] = inc
-    fresh_ids = {i.id for i in fresh.incidents}
+    """Previous incidents and log entries (those still in the window) updated with a later partial read.
+
+    `fresh` holds the incidents created since shortly before the watermark; `open_now` the incidents open
+    now over the whole window (None: not read), and any read again (reread_needed). Both lists are
+    authoritative for what they hold. An incident previously open that neither holds was resolved since:
+    its resolve log entry says when. A resolve entry is applied even to an incident of the lists (it may
+    have been resolved between the list read and the log entries read). Other log entries update only
+    incidents the lists do not hold (once `open_now` is read, those were resolved since). Returns the
+    facts, how many incidents are new and how many known ones changed."""
+    before = {i.id: i for i in previous.incidents if i.created_at >= start}
+    incidents = {ident: i.model_copy(deep=True) for ident, i in before.items()}
+    listed = {i.id: i for i in fresh.incidents}
+    for now_open in open_now or []:
+        # in both lists (created since the watermark and open): resolved is terminal, else the open list's
+        if now_open.id not in listed or listed[now_open.id].status != "resolved":
+            listed[now_open.id] = now_open
+    incidents.update(listed)
     entries = {e.id: e for e in previous.log_entries if e.created_at >= start}
     unseen = sorted((e for e in fresh.log_entries if e.id not in entries), key=lambda e: (e.created_at, e.id))
     entries.update({e.id: e for e in fresh.log_entries})
-    updated: set[str] = set()
     for e in unseen:
-        old = incidents.get(e.incident_id or "")
-        if old is not None and old.id not in fresh_ids and apply_log_entry(old, e):
-            updated.add(old.id)
+        inc = incidents.get(e.incident_id or "")
+        if inc is None:
+            continue
+        if inc.id not in listed:
+            apply_log_entry(inc, e)
+        elif e.type == "resolve_log_entry" and inc.status != "resolved":
+            apply_log_entry(inc, e)
+    if open_now is not None:
+        for ident, old in before.items():
+            inc = incidents[ident]
+            if old.status != "resolved" and ident not in listed and inc.status != "resolved":
+                # no longer open, yet no resolve entry read (written before the overlap?): resolved, time unknown
+                log.debug("incident %s is no longer open and has no resolve log entry", ident)
+                inc.status, inc.assignees = "resolved", []
     first_ack: dict[str, datetime] = {}
     for e in entries.values():
         if e.type.startswith("acknowledge") and e.incident_id:
@@ -558,7 +689,9 @@ def merge_incremental(
             "log_entries": sorted(entries.values(), key=lambda e: e.id),
         }
     )
-    return merged, len(new_ids), len(updated)
+    new = sum(1 for ident in incidents if ident not in before)
+    updated = sum(1 for ident, old in before.items() if incidents[ident] != old)
+    return merged, new, updated
 
 
 # --------------------------------------------------------------------------- export folder

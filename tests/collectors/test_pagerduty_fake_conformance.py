@@ -149,6 +149,7 @@ REQUESTS = [
     ("/users", []),
     ("/teams", []),
     ("/incidents", [("since", SINCE), ("until", UNTIL)]),
+    ("/incidents", [("since", SINCE), ("until", UNTIL), ("statuses[]", "triggered"), ("statuses[]", "acknowledged")]),
     ("/log_entries", [("since", SINCE), ("until", UNTIL), ("is_overview", "true")]),
     ("/log_entries", [("since", iso(NOW - timedelta(days=7))), ("until", UNTIL)]),
     ("/maintenance_windows", [("filter", "all")]),
@@ -203,8 +204,12 @@ def test_fake_serves_what_it_claims(fake: FakePagerDuty) -> None:
         "notify_log_entry",
         "acknowledge_log_entry",
         "assign_log_entry",
+        "escalate_log_entry",
+        "delegate_log_entry",
+        "urgency_change_log_entry",
         "resolve_log_entry",
     }
+    assert all(e["assignees"] for e in entries if e["type"] in ("escalate_log_entry", "delegate_log_entry"))
     assert "notify_log_entry" not in {e["type"] for e in overview}
     assert {i["status"] for i in incidents} == {"triggered", "acknowledged", "resolved"}
     assert all(i["assignments"] == [] for i in incidents if i["status"] == "resolved")
@@ -222,10 +227,22 @@ def test_error_answers_match_the_published_error_shape(spec: dict, fake: FakePag
         assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
         fake.fail("teams", times=1)
         failed = client.get("/teams")
-        assert failed.status_code == 500
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == 2000
         refused = client.get("/teams", headers={"Authorization": "Token token=wrong"})
         assert refused.status_code == 401
-        for r in (cap, limited, failed, refused):
+        fake.lacks_ability("teams", times=1)
+        unpaid = client.get("/teams")
+        assert unpaid.status_code == 402 and unpaid.json() == {
+            "error": {
+                "message": "Required abilities are unavailable",
+                "code": 2014,
+                "errors": ["The teams account ability is required to access teams"],
+            }
+        }
+        assert _errors(_validator(spec, _response_schema(spec, "/teams", "402")), unpaid.json()) == []
+        bad_status = client.get("/incidents", params=[("statuses[]", "open")])
+        assert bad_status.status_code == 400 and bad_status.json()["error"]["code"] == 2001
+        for r in (cap, limited, failed, refused, unpaid, bad_status):
             assert _errors(error, r.json()) == []
             assert set(r.json()) == {"error"} and {"message", "code"} <= set(r.json()["error"])
     fake.clear_faults()

@@ -26,10 +26,10 @@ from agent.config import PagerDutySource, load_config
 from agent.errors import InputError, SourceError
 from agent.pipeline import collect
 from collectors import pagerduty_live
-from collectors.facts import PagerDutyFacts
+from collectors.facts import PagerDutyFacts, PDIncident, PDLogEntry
 from collectors.pagerduty import PagerDutyCollector
 from collectors.pagerduty_export import facts_from_bodies, load_export_dir
-from collectors.pagerduty_live import RateLimiter, asked_wait, split_window
+from collectors.pagerduty_live import RateLimiter, asked_wait, merge_incremental, split_window
 from collectors.secrets import fingerprint
 
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
@@ -199,6 +199,56 @@ def test_500_on_one_endpoint_keeps_previous_facts(pd: FakePagerDuty, tmp_path: P
     assert pd.count("escalation_policies", status=500) == 2
 
 
+PAYMENT_REQUIRED = (
+    "GET /teams: HTTP 402 Payment Required: Required abilities are unavailable; "
+    "The teams account ability is required to access teams (code 2014)"
+)
+
+
+def test_402_on_teams_reads_everything_else(pd: FakePagerDuty, caplog: pytest.LogCaptureFixture) -> None:
+    """An account without the `teams` ability: GET /teams answers 402 (the spec's PaymentRequired). Teams
+    are optional: no teams, a warning and a note in the detail, and the source is not failed."""
+    caplog.set_level(logging.WARNING, logger="ownership.collect.pagerduty")
+    pd.lacks_ability("teams")
+    got = read(pd)
+    facts, want = got.facts, expected(pd)
+    assert facts.teams == [] and want.teams
+    for ep in ("services", "escalation_policies", "schedules", "oncalls", "users", "incidents", "log_entries"):
+        assert as_set(getattr(facts, ep)) == as_set(getattr(want, ep)), ep
+    assert (pd.count("teams"), pd.count("teams", status=402)) == (1, 1)  # not retried
+    assert (got.detail or "").endswith(f"full read, {pd.count()} requests; teams not read: {PAYMENT_REQUIRED}")
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"pd: {PAYMENT_REQUIRED}: the account lacks the ability; read without teams"
+    ]
+
+
+def test_402_on_teams_keeps_the_source_ok_in_the_pipeline(pd: FakePagerDuty, tmp_path: Path) -> None:
+    loaded = load_config(write_config(tmp_path))
+    first = collect(loaded, NOW, pagerduty_transport=pd.transport())
+    assert status(first, "pd").facts.teams
+    pd.lacks_ability("teams")
+    second = collect(loaded, NOW + timedelta(minutes=10), previous=first, pagerduty_transport=pd.transport())
+    res = status(second, "pd")
+    assert res.status.ok and not res.status.stale, res.status.error
+    assert res.facts.teams == [] and len(res.facts.services) == 50
+    assert "incremental" in (res.status.detail or "") and f"teams not read: {PAYMENT_REQUIRED}" in (
+        res.status.detail or ""
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["services", "incidents"])
+def test_402_on_a_list_the_facts_need_fails_the_source(pd: FakePagerDuty, endpoint: str) -> None:
+    """Services are required; /incidents answers 402 only for ability-gated parameters the collector never
+    sends: both stay errors."""
+    pd.fail(endpoint, 402)
+    with pytest.raises(SourceError) as e:
+        read(pd)
+    assert (
+        str(e.value)
+        == f"pd: GET /{endpoint}: HTTP 402 Payment Required: Required abilities are unavailable (code 2014)"
+    )
+
+
 def test_request_timeout_is_a_named_error(pd: FakePagerDuty) -> None:
     pd.slow("users", 2.0)
     with pytest.raises(SourceError) as e:
@@ -291,6 +341,101 @@ def test_incremental_second_collection(pd: FakePagerDuty, tmp_path: Path) -> Non
         assert got[ident].status == "resolved" and got[ident].assignees == []
     assert sorted(facts.incidents, key=lambda i: i.id) == sorted(want.incidents, key=lambda i: i.id)
     assert sorted(facts.log_entries, key=lambda e: e.id) == sorted(want.log_entries, key=lambda e: e.id)
+
+
+def test_incremental_applies_escalations_delegations_and_urgency_changes(pd: FakePagerDuty, tmp_path: Path) -> None:
+    """Incidents created before the watermark and escalated, delegated, reassigned or with their urgency
+    changed between two collections read as a full read reads them (an acknowledged one escalated or
+    reassigned is triggered again), also when resolved after the change; new incidents too."""
+    loaded = load_config(write_config(tmp_path))
+    first = collect(loaded, NOW, pagerduty_transport=pd.transport())
+    assert status(first, "pd").status.ok
+    org = pd.org
+    acked = [i.id for i in org.incidents if i.status == "acknowledged"]
+    triggered = [i.id for i in org.incidents if i.status == "triggered"]
+    assert len(acked) >= 11 and len(triggered) >= 4
+    at = NOW + timedelta(minutes=5)
+    new_ids = org.add_incidents(5, NOW + timedelta(minutes=1), NOW + timedelta(minutes=4))
+    org.escalate([*acked[0:2], triggered[0], new_ids[0]], at)
+    org.delegate([*acked[2:4], triggered[1], new_ids[1]], at + timedelta(minutes=1))
+    org.change_urgency([*acked[4:6], triggered[2], new_ids[2]], at + timedelta(minutes=2))
+    org.reassign(acked[6:8], at + timedelta(minutes=3))
+    org.acknowledge([triggered[3]], at + timedelta(minutes=4))
+    # changed, then resolved before the next collection: the open list no longer holds them
+    org.delegate([acked[8]], at + timedelta(minutes=5))
+    org.change_urgency([acked[9]], at + timedelta(minutes=5))
+    org.escalate([acked[10]], at + timedelta(minutes=5))
+    org.resolve(acked[8:11], at + timedelta(minutes=6))
+    later = NOW + timedelta(hours=1)
+    pd.clear_log()
+    second = collect(loaded, later, previous=first, pagerduty_transport=pd.transport())
+    res = status(second, "pd")
+    assert res.status.ok, res.status.error
+    detail = res.status.detail or ""
+    assert "incremental" in detail and "5 new, 15 updated" in detail, detail
+    # new incidents, open incidents, log entries, and the two resolved ones whose new policy or urgency
+    # no log entry says, each read again: still a few requests
+    assert pd.count("incidents") + pd.count("log_entries") <= 5, pd.counts()
+    assert f"{pd.count()} requests" in detail
+    facts = res.facts
+    want = expected(pd, later)
+    by_id = {i.id: i for i in want.incidents}
+    got = {i.id: i for i in facts.incidents}
+    changed = [*acked[:11], *triggered[:4], *new_ids]
+    for ident in changed:
+        assert got[ident] == by_id[ident], ident
+    # what changed, as the fake's own records say
+    records = {i.id: i for i in org.incidents}
+    before = {i.id: i for i in status(first, "pd").facts.incidents}
+    for ident in [*acked[0:2], triggered[0]]:  # escalated: the second level's user, triggered again
+        assert got[ident].status == "triggered"
+        assert got[ident].assignees == [pagerduty_fake.pid("U", records[ident].assignee)]  # type: ignore[arg-type]
+        assert got[ident].assignees != before[ident].assignees
+    for ident in [*acked[2:4], triggered[1], acked[8]]:  # delegated: another escalation policy
+        assert got[ident].escalation_policy_id == org.policies[records[ident].policy]["id"]  # type: ignore[index]
+        assert got[ident].escalation_policy_id != before[ident].escalation_policy_id
+    for ident in [*acked[4:6], triggered[2], acked[9]]:
+        assert got[ident].urgency != before[ident].urgency
+    for ident in acked[6:8]:
+        assert got[ident].status == "triggered" and got[ident].assignees != before[ident].assignees
+    assert [got[i].status for i in acked[8:11]] == ["resolved"] * 3
+    # everything equals a full read at the same instant, and the fake's expected bodies
+    assert sorted(facts.incidents, key=lambda i: i.id) == sorted(want.incidents, key=lambda i: i.id)
+    assert sorted(facts.log_entries, key=lambda e: e.id) == sorted(want.log_entries, key=lambda e: e.id)
+    full = read(pd, now=later).facts
+    assert sorted(facts.incidents, key=lambda i: i.id) == sorted(full.incidents, key=lambda i: i.id)
+
+
+def test_incremental_reads_the_open_incidents_over_the_whole_window(pd: FakePagerDuty, tmp_path: Path) -> None:
+    loaded = load_config(write_config(tmp_path))
+    first = collect(loaded, NOW, pagerduty_transport=pd.transport())
+    pd.clear_log()
+    later = NOW + timedelta(minutes=30)
+    second = collect(loaded, later, previous=first, pagerduty_transport=pd.transport())
+    assert status(second, "pd").status.ok
+    asked = [r.params for r in pd.requests if r.endpoint == "incidents"]
+    statuses = [[v for k, v in params if k == "statuses[]"] for params in asked]
+    assert sorted(statuses) == [[], ["triggered", "acknowledged"]]  # the new incidents, the open ones
+    open_list = dict(asked[statuses.index(["triggered", "acknowledged"])])
+    assert (open_list["since"], open_list["until"]) == ("2026-08-18T10:00:00Z", "2026-11-16T10:00:00Z")
+
+
+def test_merge_applies_a_resolve_to_an_incident_of_the_fresh_lists() -> None:
+    """Resolved between the open list read and the log entries read: the resolve entry still applies
+    (resolved is terminal); an incident open before that no list holds and no entry resolves is resolved."""
+    t0 = NOW - timedelta(days=1)
+
+    def inc(ident: str, status: str) -> PDIncident:
+        return PDIncident(id=ident, title=ident, status=status, service_id="PV1", created_at=t0, assignees=["PU1"])
+
+    previous = PagerDutyFacts(incidents=[inc("A", "triggered"), inc("B", "acknowledged")])
+    resolve = PDLogEntry(id="L1", type="resolve_log_entry", created_at=NOW, incident_id="A")
+    fresh = PagerDutyFacts(log_entries=[resolve])
+    merged, new, updated = merge_incremental(previous, fresh, NOW - timedelta(days=90), [inc("A", "acknowledged")])
+    got = {i.id: i for i in merged.incidents}
+    assert (got["A"].status, got["A"].resolved_at, got["A"].assignees) == ("resolved", NOW, [])
+    assert (got["B"].status, got["B"].assignees) == ("resolved", [])
+    assert (new, updated) == (0, 2)
 
 
 def test_old_previous_facts_mean_a_full_read(pd: FakePagerDuty) -> None:

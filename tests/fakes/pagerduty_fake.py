@@ -12,14 +12,19 @@ organisation generated from a seed:
 
 Behaviour: classic pagination (`limit` at most 100, `offset`, `more`, `total` when asked), the
 10,000 cap on offset + limit (400, error code 2002), `since`/`until` windows (since inclusive,
-until exclusive), 429 with Retry-After and ratelimit-* headers from a sliding one-minute rate
-limit or on demand, 500s, slow answers and invalid JSON on demand, a fixed latency per request.
+until exclusive), `/incidents?statuses[]=...` and `date_range=all`, 429 with Retry-After and
+ratelimit-* headers from a sliding one-minute rate limit or on demand, any status on demand (each
+with PagerDuty's error body for it, ERRORS; a 402 for an account without an ability,
+`pd.lacks_ability("teams")`), slow answers and invalid JSON on demand, a fixed latency per request.
+Incidents change as they do in PagerDuty (`escalate`, `delegate`, `reassign`, `change_urgency`,
+`acknowledge`, `resolve`), each with its log entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import http
 import math
 import random
 import socket
@@ -52,6 +57,24 @@ ENDPOINTS = (
     "maintenance_windows",
 )
 _B36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+INCIDENT_STATUSES = ("triggered", "acknowledged", "resolved")  # the `statuses[]` enum of GET /incidents
+
+# The error body PagerDuty answers per HTTP status: {"error": {"message", "code"[, "errors"]}}, the
+# spec's components/responses (ArgumentError, Unauthorized, PaymentRequired, Forbidden, NotFound,
+# TooManyRequests, InternalServerError all share that schema) with the codes of PagerDuty's error
+# table (developer docs, "Errors"): 2001 Invalid Input Provided, 2006 Authentication failed,
+# 2010 Access Denied, 2014 Required abilities are unavailable (402: the account's plan lacks an
+# ability, e.g. `teams`), 2100 Not Found, 2000 Internal Error. A status the spec lists for none of
+# these paths (502, 503, 504: answered by the load balancer in front) gets its reason phrase only.
+ERRORS: dict[int, tuple[str, int]] = {
+    400: ("Invalid Input Provided", 2001),
+    401: ("Unauthorized", 2006),
+    402: ("Required abilities are unavailable", 2014),
+    403: ("Access Denied", 2010),
+    404: ("Not Found", 2100),
+    429: ("Rate limit exceeded", 2020),
+    500: ("Internal Server Error", 2000),
+}
 
 
 def _b36(n: int, width: int) -> str:
@@ -116,12 +139,13 @@ class Incident:
     acknowledger: int | None = None
     acknowledged_at: datetime | None = None
     trigger_id: str = ""
+    policy: int | None = None  # delegated to this escalation policy; None: the service's
 
 
 @dataclass(slots=True)
 class LogEntry:
     id: str
-    type: str  # trigger, notify, acknowledge, assign, resolve (+ "_log_entry")
+    type: str  # trigger, notify, acknowledge, assign, escalate, delegate, urgency_change, resolve (+ "_log_entry")
     created: datetime
     incident: Incident
     user: int | None = None  # the agent (or the notified user); None: the service triggered it
@@ -389,8 +413,16 @@ class FakeOrg:
         # incidents over `days`, with their log entries
         window = timedelta(days=days) - timedelta(hours=1)
         created = sorted(now - timedelta(minutes=1) - rnd.random() * window for _ in range(incidents))
+        later = random.Random(seed * 7919 + 1)  # escalations, delegations, urgency changes: a stream of their own
         for t in created:
             inc = org._new_incident(rnd.randrange(services), t.replace(microsecond=0))
+            roll = later.random()  # before any acknowledgement (at least a minute after the trigger)
+            if roll < 0.03:
+                org._escalate(inc, inc.created + timedelta(seconds=20))
+            elif roll < 0.05:
+                org._delegate(inc, (org._policy_of(inc) + 1) % n_policies, inc.created + timedelta(seconds=30))
+            elif roll < 0.08:
+                org._change_urgency(inc, inc.created + timedelta(seconds=40))
             ack_delay = timedelta(seconds=rnd.randrange(60, 1800))
             res_delay = ack_delay + timedelta(seconds=rnd.randrange(300, 14400))
             if rnd.random() < 0.1 and inc.created + timedelta(minutes=1) < now:  # reassigned
@@ -444,10 +476,43 @@ class FakeOrg:
         self._entry("notify_log_entry", at + timedelta(seconds=5), inc, first)
         return inc
 
-    def _assign(self, inc: Incident, user: int, at: datetime) -> None:
-        at = at.replace(microsecond=0)
+    def _policy_of(self, inc: Incident) -> int:
+        return self.service_policy[inc.service] if inc.policy is None else inc.policy
+
+    def _reassigned(self, inc: Incident, user: int, at: datetime) -> None:
+        """A new assignee; an acknowledged incident goes back to triggered (PagerDuty re-notifies)."""
         inc.assignee, inc.assigned_at = user, at
-        self._entry("assign_log_entry", at, inc, None, (user,))
+        if inc.status == "acknowledged":
+            inc.status, inc.last_change = "triggered", at
+            inc.acknowledger = inc.acknowledged_at = None
+
+    def _assign(self, inc: Incident, user: int, at: datetime, agent: int | None = None) -> None:
+        at = at.replace(microsecond=0)
+        self._reassigned(inc, user, at)
+        self._entry("assign_log_entry", at, inc, agent, (user,))
+
+    def _escalate(self, inc: Incident, at: datetime) -> None:
+        """Escalated (by hand) to the policy's second level: its backup user."""
+        at = at.replace(microsecond=0)
+        agent = inc.assignee
+        backup = self._user_index(self.policies[self._policy_of(inc)]["escalation_rules"][1]["targets"][0]["id"])
+        self._reassigned(inc, backup, at)
+        self._entry("escalate_log_entry", at, inc, agent, (backup,))
+
+    def _delegate(self, inc: Incident, policy: int, at: datetime) -> None:
+        """Reassigned to another escalation policy: assigned to the first user of its schedule's layer."""
+        at = at.replace(microsecond=0)
+        agent = inc.assignee
+        inc.policy = policy
+        first = self._user_index(self.schedules[policy]["schedule_layers"][0]["users"][0]["user"]["id"])
+        self._reassigned(inc, first, at)
+        self._entry("delegate_log_entry", at, inc, agent, (first,))
+
+    def _change_urgency(self, inc: Incident, at: datetime) -> None:
+        """High to low or low to high; the log entry does not say which (the spec's UrgencyChangeLogEntry)."""
+        at = at.replace(microsecond=0)
+        inc.urgency = "low" if inc.urgency == "high" else "high"
+        self._entry("urgency_change_log_entry", at, inc, inc.assignee)
 
     def _acknowledge(self, inc: Incident, at: datetime) -> None:
         at = at.replace(microsecond=0)
@@ -472,15 +537,36 @@ class FakeOrg:
 
     def resolve(self, ids: list[str], at: datetime) -> None:
         """Resolve these incidents at `at` (adds their resolve log entries)."""
-        by_id = {i.id: i for i in self.incidents}
-        for k, ident in enumerate(ids):
-            self._resolve(by_id[ident], at + timedelta(seconds=k))
-        self._sort_entries()
+        self._each(ids, at, self._resolve)
 
     def acknowledge(self, ids: list[str], at: datetime) -> None:
+        self._each(ids, at, self._acknowledge)
+
+    def escalate(self, ids: list[str], at: datetime) -> None:
+        """Escalate these open incidents to their policy's second level (an acknowledged one re-triggers)."""
+        self._each(ids, at, self._escalate)
+
+    def delegate(self, ids: list[str], at: datetime, policy: int | None = None) -> None:
+        """Reassign these open incidents to escalation policy `policy` (default: the next one after theirs)."""
+        n = len(self.policies)
+        self._each(
+            ids, at, lambda inc, t: self._delegate(inc, (self._policy_of(inc) + 1) % n if policy is None else policy, t)
+        )
+
+    def reassign(self, ids: list[str], at: datetime) -> None:
+        """Assign these open incidents to another member of their team (an acknowledged one re-triggers)."""
+        self._each(ids, at, lambda inc, t: self._assign(inc, self._team_user(inc, 2), t, agent=inc.assignee))
+
+    def change_urgency(self, ids: list[str], at: datetime) -> None:
+        """Flip these open incidents' urgency."""
+        self._each(ids, at, self._change_urgency)
+
+    def _each(self, ids: list[str], at: datetime, change: Any) -> None:
         by_id = {i.id: i for i in self.incidents}
         for k, ident in enumerate(ids):
-            self._acknowledge(by_id[ident], at + timedelta(seconds=k))
+            inc = by_id[ident]
+            assert inc.status != "resolved", f"{ident} is resolved: it cannot change any more"
+            change(inc, at + timedelta(seconds=k))
         self._sort_entries()
 
     # -- rendering ------------------------------------------------------------------------
@@ -534,7 +620,7 @@ class FakeOrg:
 
     def render_incident(self, i: Incident) -> dict:
         svc = self.services[i.service]
-        policy = self.policies[self.service_policy[i.service]]
+        policy = self.policies[self._policy_of(i)]
         team = self.service_team[i.service]
         out: dict[str, Any] = {
             "id": i.id,
@@ -593,6 +679,9 @@ class FakeOrg:
             "notify_log_entry": f"Notified User {e.user} by push notification.",
             "acknowledge_log_entry": f"Acknowledged by User {e.user}.",
             "assign_log_entry": "Assigned to " + ", ".join(f"User {u}" for u in e.assignees) + ".",
+            "escalate_log_entry": "Escalated to " + ", ".join(f"User {u}" for u in e.assignees) + ".",
+            "delegate_log_entry": "Reassigned to " + ", ".join(f"User {u}" for u in e.assignees) + ".",
+            "urgency_change_log_entry": f"Urgency changed by User {e.user}.",
             "resolve_log_entry": f"Resolved by User {e.user}.",
         }
         out: dict[str, Any] = {
@@ -622,7 +711,7 @@ class FakeOrg:
             out["acknowledgement_timeout"] = svc.get("acknowledgement_timeout")
             if out["acknowledgement_timeout"] is None:
                 del out["acknowledgement_timeout"]
-        elif e.type == "assign_log_entry":
+        elif e.type in ("assign_log_entry", "escalate_log_entry", "delegate_log_entry"):
             out["assignees"] = [self._user_ref(u) for u in e.assignees]
         return out
 
@@ -682,11 +771,19 @@ class FakeOrg:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: int, errors: list[str] | None = None):
+    def __init__(self, status: int, message: str, code: int | None, errors: list[str] | None = None):
         self.status, self.message, self.code, self.errors = status, message, code, errors or []
 
+    @classmethod
+    def of(cls, status: int, errors: list[str] | None = None) -> ApiError:
+        """The error PagerDuty answers with this status (ERRORS), e.g. for a fault injected by a test."""
+        message, code = ERRORS.get(status, (http.HTTPStatus(status).phrase, None))
+        return cls(status, message, code, errors)
+
     def response(self, headers: dict[str, str] | None = None) -> JSONResponse:
-        err: dict[str, Any] = {"message": self.message, "code": self.code}
+        err: dict[str, Any] = {"message": self.message}
+        if self.code is not None:
+            err["code"] = self.code
         if self.errors:
             err["errors"] = self.errors
         return JSONResponse({"error": err}, status_code=self.status, headers=headers)
@@ -701,6 +798,7 @@ class Fault:
     status: int = 500
     seconds: float = 0.0
     header: str = "retry-after"
+    errors: list[str] = field(default_factory=list)  # the error body's `errors` (ERRORS gives the rest)
 
 
 @dataclass
@@ -734,8 +832,13 @@ class FakePagerDuty:
         self._thread: threading.Thread | None = None
 
     # -- control (called from the test) ----------------------------------------------------
-    def fail(self, endpoint: str, status: int = 500, times: int | None = None) -> None:
-        self.faults.setdefault(endpoint, []).append(Fault("status", times, status=status))
+    def fail(self, endpoint: str, status: int = 500, times: int | None = None, errors: list[str] | None = None) -> None:
+        """Answer `status` with PagerDuty's error body for it (ERRORS) to the next `times` requests."""
+        self.faults.setdefault(endpoint, []).append(Fault("status", times, status=status, errors=errors or []))
+
+    def lacks_ability(self, endpoint: str, ability: str = "teams", times: int | None = None) -> None:
+        """402 as for an account whose plan lacks `ability` (GET /teams without `teams`), error code 2014."""
+        self.fail(endpoint, 402, times, [f"The {ability} account ability is required to access {endpoint}"])
 
     def throttle(self, endpoint: str, times: int = 1, retry_after: float = 1, header: str = "retry-after") -> None:
         """429 for the next `times` requests, asking to wait `retry_after` seconds in `header`."""
@@ -866,16 +969,16 @@ class FakePagerDuty:
         if slow:
             await asyncio.sleep(slow.seconds)
         if self.token is not None and request.headers.get("authorization") != f"Token token={self.token}":
-            return ApiError(401, "Unauthorized", 2006).response()
+            return ApiError.of(401).response()
         limited = self._rate_limited()
         if limited:
-            return ApiError(429, "Rate limit exceeded", 2020).response(limited)
+            return ApiError.of(429).response(limited)
         fault = self._take_fault(ep, ("throttle", "status", "invalid_json"))
         if fault and fault.kind == "throttle":
             wait = f"{fault.seconds:g}"
-            return ApiError(429, "Rate limit exceeded", 2020).response({fault.header: wait})
+            return ApiError.of(429).response({fault.header: wait})
         if fault and fault.kind == "status":
-            return ApiError(fault.status, "Internal Server Error", 2000).response()
+            return ApiError.of(fault.status, fault.errors).response()
         if fault and fault.kind == "invalid_json":
             return Response(b'{"' + ep.encode() + b'": [{"id": ', media_type="application/json")
         try:
@@ -930,7 +1033,10 @@ class FakePagerDuty:
                 raise ApiError(400, "Invalid Input Provided", 2001, ["the date range may be at most 6 months"])
             records = self.org.incidents_between(since, until)
         statuses = q.all("statuses[]")
-        if statuses:
+        unknown = [s for s in statuses if s not in INCIDENT_STATUSES]
+        if unknown:
+            raise ApiError(400, "Invalid Input Provided", 2001, [f"statuses[] has an unknown value {unknown[0]!r}"])
+        if statuses:  # repeated to ask for several (`statuses[]=triggered&statuses[]=acknowledged`)
             records = [i for i in records if i.status in statuses]
         return records, self.org.render_incident
 
