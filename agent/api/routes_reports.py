@@ -5,7 +5,7 @@ The builders live in agent.reports and are imported when a document is asked for
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -14,11 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from agent.api.deps import API_PREFIX, StateDep, ViewDep, instant
 from agent.api.errors import NOT_FOUND, APIError, ErrorBody
 from agent.errors import NotFoundError
+from agent.reports import DEFAULT_SHIFT
 
 router = APIRouter(prefix=API_PREFIX, tags=["documents"])
 
 Format = Annotated[Literal["json", "md", "html"], Query(description="json (the model), md or html")]
-DEFAULT_SHIFT = timedelta(days=7)
 
 DOCUMENT: dict[int | str, dict[str, Any]] = {
     200: {

@@ -1,7 +1,8 @@
 """`ownership handoff TEAM`: the on-call handoff report of a team for a shift (Markdown, HTML or JSON).
 
-The shift is [--since, --until); --until defaults to --now, --since to 24 hours before --until (a daily
-handoff). --since also takes a Prometheus duration, counted back from --until (`--since 7d` for a weekly rotation).
+The shift is [--since, --until); --until defaults to --now, --since to 7 days before --until (a weekly
+rotation, as the API's default). --since also takes a Prometheus duration, counted back from --until (`--since
+24h` for a daily handoff).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import typer
 from agent import cli
 from agent.commands.memo import document_format, emit
 from agent.errors import InputError
+from agent.reports import DEFAULT_SHIFT
 from collectors.durations import parse_duration
 from collectors.facts import Snapshot
 from rules.findings import Finding
-
-DEFAULT_SHIFT = timedelta(hours=24)
 
 
 def _since(value: str | None, until: datetime) -> datetime:
@@ -58,7 +58,7 @@ def previous_findings(current: Snapshot, since: datetime) -> list[Finding] | Non
 def handoff_cmd(
     team: str = typer.Argument(..., help="a catalog team name"),
     since: str | None = typer.Option(
-        None, "--since", help="shift start: ISO 8601 instant, or a duration before --until (default 24h)"
+        None, "--since", help="shift start: ISO 8601 instant, or a duration before --until (default 7d)"
     ),
     until: str | None = typer.Option(None, "--until", help="shift end and handoff instant (default --now)"),
     output: Path | None = typer.Option(None, "--output", "-o", help="write the report to FILE instead of stdout"),
