@@ -46,9 +46,12 @@ def export_pagerduty(
     written = write_export_dir(folder, bodies)
     requests = sum(reader.requests_made.values())
     if cli.G.format == "json":
-        cli._emit_json(
-            {"folder": str(folder), "files": {p.name: len(bodies[p.stem]) for p in written}, "requests": requests}
-        )
+        out = {"folder": str(folder), "files": {p.name: len(bodies[p.stem]) for p in written}, "requests": requests}
+        if reader.unavailable:  # lists the account may not read (a 402), written empty
+            out["not_read"] = dict(sorted(reader.unavailable.items()))
+        cli._emit_json(out)
         return
     counts = ", ".join(f"{len(bodies[p.stem])} {p.stem}" for p in written)
     cli.out.print(f"wrote {len(written)} files to {folder} ({counts}; {requests} requests)", markup=False)
+    for key, why in sorted(reader.unavailable.items()):
+        cli.err.print(f"{src.name}: {key} written empty, not read: {why}", markup=False)

@@ -461,6 +461,23 @@ def test_export_then_file_collector_equals_live(pd: FakePagerDuty, tmp_path: Pat
     assert from_files == live
 
 
+def test_export_says_which_list_the_account_may_not_read(
+    pd: FakePagerDuty, tmp_path: Path, monkeypatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path)
+    monkeypatch.setattr(pagerduty_live, "default_transport", pd.transport)
+    pd.lacks_ability("teams")
+    out = tmp_path / "export"
+    rc = cli.main(["--config", str(cfg), "--now", NOW.isoformat(), "--format", "json", "export", "pagerduty", str(out)])
+    assert rc == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["files"]["teams.json"] == 0 and "HTTP 402" in got["not_read"]["teams"]
+    assert json.loads((out / "teams.json").read_text())["teams"] == []
+    rc = cli.main(["--config", str(cfg), "--now", NOW.isoformat(), "export", "pagerduty", str(out)])
+    assert rc == 0
+    assert "pd: teams written empty, not read: GET /teams: HTTP 402" in capsys.readouterr().err
+
+
 def test_export_refuses_a_files_source(tmp_path: Path) -> None:
     shutil.copytree(Path(__file__).parent.parent / "testdata" / "org-small", tmp_path / "org")
     rc = cli.main(["--config", str(tmp_path / "org" / "ownership.yaml"), "export", "pagerduty", str(tmp_path / "x")])
