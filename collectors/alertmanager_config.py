@@ -26,6 +26,7 @@ from collectors.facts import (
     TimeRange,
 )
 from collectors.secrets import fingerprint
+from collectors.validate import BOOL, MAPPING, STR, MapOf, check_shape, go_bool
 from collectors.yamlfile import Document, load_one
 
 _TOP_KEYS = {"global", "route", "receivers", "inhibit_rules", "templates", "time_intervals", "mute_time_intervals"}
@@ -74,6 +75,87 @@ _PD_KEYS = {
     "group",
     "http_config",
     "timeout",
+}
+# The YAML kinds of the fields read here, as Alertmanager 0.25's Go structs have them (config.Config, Route,
+# InhibitRule, Receiver, PagerdutyConfig, GlobalConfig, TimeInterval): checked before anything is read.
+_ROUTE_SHAPE: dict[str, Any] = {
+    "receiver": STR,
+    "group_by": [STR],
+    "continue": BOOL,
+    "match": MapOf(STR),
+    "match_re": MapOf(STR),
+    "matchers": [STR],
+    "group_wait": STR,
+    "group_interval": STR,
+    "repeat_interval": STR,
+    "mute_time_intervals": [STR],
+    "active_time_intervals": [STR],
+}
+_ROUTE_SHAPE["routes"] = [_ROUTE_SHAPE]
+_INHIBIT_SHAPE = {
+    **{f"{side}_{k}": v for side in ("source", "target") for k, v in (("match", MapOf(STR)), ("match_re", MapOf(STR)))},
+    "source_matchers": [STR],
+    "target_matchers": [STR],
+    "equal": [STR],
+}
+_PD_SHAPE = {
+    **dict.fromkeys(_PD_KEYS, STR),
+    "send_resolved": BOOL,
+    "details": MapOf(STR),
+    "images": [{"src": STR, "alt": STR, "href": STR}],
+    "links": [{"href": STR, "text": STR}],
+    "http_config": MAPPING,
+}
+_GLOBAL_SHAPE = {
+    **dict.fromkeys(
+        (
+            "resolve_timeout",
+            "smtp_from",
+            "smtp_hello",
+            "smtp_smarthost",
+            "smtp_auth_username",
+            "smtp_auth_password",
+            "smtp_auth_password_file",
+            "smtp_auth_secret",
+            "smtp_auth_identity",
+            "slack_api_url",
+            "slack_api_url_file",
+            "pagerduty_url",
+            "opsgenie_api_url",
+            "opsgenie_api_key",
+            "opsgenie_api_key_file",
+            "wechat_api_url",
+            "wechat_api_secret",
+            "wechat_api_corp_id",
+            "victorops_api_url",
+            "victorops_api_key",
+            "victorops_api_key_file",
+            "telegram_api_url",
+            "webex_api_url",
+        ),
+        STR,
+    ),
+    "smtp_require_tls": BOOL,
+    "http_config": MAPPING,
+}
+_TIME_INTERVAL_SHAPE = {
+    "name": STR,
+    "time_intervals": [
+        {
+            "times": [{"start_time": STR, "end_time": STR}],
+            **dict.fromkeys(("weekdays", "days_of_month", "months", "years"), [STR]),
+            "location": STR,
+        }
+    ],
+}
+_SHAPE = {
+    "global": _GLOBAL_SHAPE,
+    "route": _ROUTE_SHAPE,
+    "receivers": [{"name": STR, "pagerduty_configs": [_PD_SHAPE]}],
+    "inhibit_rules": [_INHIBIT_SHAPE],
+    "templates": [STR],
+    "time_intervals": [_TIME_INTERVAL_SHAPE],
+    "mute_time_intervals": [_TIME_INTERVAL_SHAPE],
 }
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _MATCHER = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[^\s=!~"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$', re.S)
@@ -202,6 +284,7 @@ def load_alertmanager_config(
             ctx.ignored.append(k)
         elif k not in _TOP_KEYS:
             raise ctx.fail(f"field {k} not found in type config.plain", k)
+    check_shape(doc, _SHAPE)
     global_ = data.get("global") or {}
     _check_global(ctx, global_)
     time_intervals = _time_intervals(ctx, data)
@@ -283,6 +366,11 @@ def _new_matchers(ctx: _Ctx, raw: dict, key: str, path: tuple) -> list[Matcher]:
     return out
 
 
+def _go_str(value: Any) -> str:
+    """A scalar read into a Go string (check_shape made it one): a boolean as YAML writes it."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
     if not isinstance(raw, dict):
         raise ctx.fail("a route must be a mapping", *path)
@@ -309,19 +397,20 @@ def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
     ri = _duration(ctx, raw, "repeat_interval", path)
     if ri == 0:
         raise ctx.fail("repeat_interval cannot be zero", *path, "repeat_interval")
-    if root and raw.get("continue"):
+    if root and go_bool(raw.get("continue")):
         raise ctx.fail("cannot have continue in root route", *path, "continue")
     children = [_route(ctx, c, (*path, "routes", i)) for i, c in enumerate(raw.get("routes") or [])]
+    receiver = raw.get("receiver")
     return Route(
-        receiver=raw.get("receiver"),
+        receiver=None if receiver is None else _go_str(receiver),
         matchers=matchers,
-        continue_=bool(raw.get("continue", False)),
+        continue_=go_bool(raw.get("continue", False)),
         group_by=[str(g) for g in group_by] if group_by is not None else None,
         group_wait_s=_duration(ctx, raw, "group_wait", path),
         group_interval_s=gi,
         repeat_interval_s=ri,
-        mute_time_intervals=[str(x) for x in raw.get("mute_time_intervals") or []],
-        active_time_intervals=[str(x) for x in raw.get("active_time_intervals") or []],
+        mute_time_intervals=[_go_str(x) for x in raw.get("mute_time_intervals") or []],
+        active_time_intervals=[_go_str(x) for x in raw.get("active_time_intervals") or []],
         routes=children,
         location=ctx.loc(*path),
     )
@@ -370,7 +459,7 @@ def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
         path = ("receivers", i)
         if not isinstance(r, dict):
             raise ctx.fail("a receiver must be a mapping", *path)
-        name = r.get("name")
+        name = None if r.get("name") is None else _go_str(r["name"])
         if not name:
             raise ctx.fail("missing name on receiver", *path)
         if name in seen:
@@ -392,7 +481,7 @@ def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
                     pds.append(_pagerduty(ctx, pd, (*path, k, j)))
             elif v:
                 other.extend([k.removesuffix("_configs")] * len(v))
-        out.append(Receiver(name=str(name), pagerduty=pds, integrations=other, location=ctx.loc(*path)))
+        out.append(Receiver(name=name, pagerduty=pds, integrations=other, location=ctx.loc(*path)))
     return out
 
 
@@ -532,7 +621,7 @@ def _pagerduty(ctx: _Ctx, raw: Any, path: tuple) -> PagerDutyTarget:
         key_fingerprint=fingerprint(str(key)) if key and str(key) != "<secret>" else None,
         key_file=str(key_file) if key_file else None,
         severity=str(sev) if sev is not None else None,
-        send_resolved=bool(raw.get("send_resolved", True)),
+        send_resolved=go_bool(raw.get("send_resolved", True)),
     )
 
 
@@ -543,6 +632,7 @@ def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
         for i, raw in enumerate(data.get(key) or []):
             path = (key, i)
             name = (raw or {}).get("name")
+            name = None if name is None else _go_str(name)
             if not name:
                 raise ctx.fail("missing name in time interval", *path)
             if name in seen:
@@ -554,7 +644,7 @@ def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
                     specs.append(_interval_spec(spec or {}))
                 except ValueError as e:
                     raise ctx.fail(str(e), *path, "time_intervals", j) from None
-            out.append(TimeInterval(name=str(name), intervals=specs))
+            out.append(TimeInterval(name=name, intervals=specs))
     return out
 
 

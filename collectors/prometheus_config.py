@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.errors import InputError
 from collectors.durations import parse_duration
+from collectors.validate import INT, MAPPING, STR, MapOf, check_shape
 from collectors.yamlfile import load_one
 
 _TOP_KEYS = {
@@ -38,6 +39,31 @@ _ACTIONS = {
     "uppercase",
 }
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RELABEL_SHAPE = {**dict.fromkeys(_RELABEL_KEYS, STR), "source_labels": [STR], "modulus": INT}
+# The YAML kinds of what is read here, as Prometheus's Go structs have them (config.Config, GlobalConfig,
+# AlertingConfig, AlertmanagerConfig, relabel.Config): checked before anything is read.
+_SHAPE = {
+    "global": {
+        "external_labels": MapOf(STR),
+        **dict.fromkeys(("evaluation_interval", "scrape_interval", "scrape_timeout", "query_log_file"), STR),
+    },
+    "alerting": {
+        "alert_relabel_configs": [_RELABEL_SHAPE],
+        "alertmanagers": [
+            {
+                **dict.fromkeys(("scheme", "path_prefix", "timeout", "api_version"), STR),
+                "static_configs": [{"targets": [STR], "labels": MapOf(STR)}],
+                "relabel_configs": [_RELABEL_SHAPE],
+            }
+        ],
+    },
+    "rule_files": [STR],
+    "scrape_config_files": [STR],
+    "scrape_configs": [MAPPING],
+    "remote_write": [MAPPING],
+    "remote_read": [MAPPING],
+    **dict.fromkeys(("storage", "tracing", "runtime", "otlp"), MAPPING),
+}
 
 
 class PrometheusConfig:
@@ -71,6 +97,7 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
     for k in data:
         if k not in _TOP_KEYS and strict:
             raise InputError(f"field {k} not found in type config.plain", file=str(p), line=doc.line_of(k))
+    check_shape(doc, _SHAPE)
     glob_ = data.get("global") or {}
     ext = {str(k): str(v) for k, v in (glob_.get("external_labels") or {}).items()}
     for k in ext:
@@ -115,10 +142,20 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
             ) from None
         relabels.append(dict(rc))
     ams: list[str] = []
-    for am in alerting.get("alertmanagers") or []:
+    for i, am in enumerate(alerting.get("alertmanagers") or []):
+        if am is None:  # promtool panics on it; Prometheus refuses a null section elsewhere in these words
+            raise InputError(
+                "empty or null section in alertmanagers", file=str(p), line=doc.line_of("alerting", "alertmanagers", i)
+            )
         scheme = am.get("scheme", "http")
         prefix = am.get("path_prefix", "")
-        for sc in am.get("static_configs") or []:
+        for j, sc in enumerate(am.get("static_configs") or []):
+            if sc is None:
+                raise InputError(
+                    "empty or null section in static_configs",
+                    file=str(p),
+                    line=doc.line_of("alerting", "alertmanagers", i, "static_configs", j),
+                )
             for t in sc.get("targets") or []:
                 ams.append(f"{scheme}://{t}{prefix}")
     return PrometheusConfig(ext, relabels, ams, [str(x) for x in data.get("rule_files") or []], ev)
