@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, func, insert, select, text
-from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy import create_engine, delete, event, func, insert, select, text
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, Row
+from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent.errors import OwnershipError
 from agent.gcpause import bulk_build, release_freed_heap
 from agent.store import codec
 from agent.store.models import facts_texts, snapshots, source_runs
@@ -49,6 +51,33 @@ def _db_error(e: BaseException) -> str:
     return f"{type(e).__name__}: {lines[0] if lines else ''}"
 
 
+class StoreError(OwnershipError):
+    """The store cannot be reached (a PostgreSQL server down or refusing, a SQLite file that cannot be opened): one
+    line naming the store without its password (exit 2), where SQLAlchemy raised OperationalError with its
+    traceback."""
+
+
+def store_name(url: URL) -> str:
+    """The store's URL with its password as *** and without its query (which may hold the password too): what an
+    error may show."""
+    return url.set(query={}).render_as_string(hide_password=True)
+
+
+def _cannot_connect(ctx: ExceptionContext) -> None:
+    """SQLAlchemy's handle_error hook: a failure to connect becomes a StoreError (what a user can act on, instead
+    of SQLAlchemy's traceback). Errors on an open connection are left as they are."""
+    if ctx.connection is not None or ctx.is_pre_ping or ctx.engine is None:
+        return
+    url = ctx.engine.url
+    lines = str(ctx.original_exception).strip().splitlines()
+    reason = lines[0].strip() if lines else type(ctx.original_exception).__name__
+    for secret in (url.password, url.query.get("password")):  # never the password, should a driver repeat it
+        for s in [secret] if isinstance(secret, str) else (secret or ()):
+            if s:
+                reason = reason.replace(str(s), "***")
+    raise StoreError(f"cannot connect to {store_name(url)}: {reason}", source="store") from None
+
+
 def _aware(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -61,6 +90,7 @@ class Store:
     def __init__(self, url: str):
         # the URL (it may hold the database's password) is kept by the engine only, whose URL shows it as ***
         self.engine = create_engine(url, future=True)
+        event.listen(self.engine, "handle_error", _cannot_connect)
 
     def migrate(self, revision: str = "head") -> None:
         before = self.revision()
@@ -78,7 +108,7 @@ class Store:
             try:  # it needs as much free disk as the store: without it, the store works as it is
                 with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                     conn.exec_driver_sql("VACUUM")
-            except SQLAlchemyError as e:
+            except (SQLAlchemyError, StoreError) as e:
                 log.warning("store not compacted after its upgrade (VACUUM): %s", _db_error(e))
 
     def revision(self) -> str | None:
