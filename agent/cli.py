@@ -22,6 +22,7 @@ from agent import demo as demo_org
 from agent.answers import Summary
 from agent.config import LoadedConfig, default_config_path, load_config
 from agent.errors import OwnershipError
+from agent.instants import instant_problem
 from collectors.facts import Snapshot
 
 # typer 0.2x raises the exceptions of its own copy of click (a usage error, --help's exit), older typer and
@@ -101,9 +102,11 @@ def parse_instant(val: str, what: str) -> datetime:
         t = datetime.fromisoformat(val.replace("Z", "+00:00"))
     except ValueError:
         raise click.UsageError(f"{what}: not an ISO 8601 instant: {val!r}") from None
-    if t.tzinfo is None:
-        example = t.replace(tzinfo=UTC).isoformat()  # a date alone gets a time too: `2026-11-19+00:00` is no instant
-        raise click.UsageError(f"{what}: the instant needs a UTC offset, e.g. {example}")
+    problem = instant_problem(
+        t
+    )  # the API's bounds (a date alone is suggested with a time: `2026-11-19+00:00` is no instant)
+    if problem is not None:
+        raise click.UsageError(f"{what}: {problem}")
     return t
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from pydantic import BeforeValidator
 
 from agent.api.errors import APIError
 from agent.api.models import Page
 from agent.api.state import ServeState, View
+from agent.instants import instant_problem, iso_only
 
 T = TypeVar("T")
 API_PREFIX = "/api/v1"
@@ -104,15 +106,14 @@ def paginate(items: Sequence[T], p: PageParams) -> Page[T]:
 
 
 def instant(at: datetime | None, name: str = "at") -> datetime | None:
-    """A query instant: with a UTC offset, between 1970 and 9999 (so windows around it cannot overflow)."""
+    """A query instant: with a UTC offset, between 1970 and 9000 (so windows around it cannot overflow)."""
     if at is None:
         return None
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise APIError(422, f"{name}: the instant needs a UTC offset, e.g. 2026-11-16T09:30:00+00:00")
-    try:
-        year = at.astimezone(UTC).year
-    except OverflowError:
-        year = 0
-    if not 1970 <= year <= 9000:
-        raise APIError(422, f"{name}: the instant must be between 1970 and 9000")
+    problem = instant_problem(at)
+    if problem is not None:
+        raise APIError(422, f"{name}: {problem}")
     return at
+
+
+# a query parameter holding an instant: ISO 8601 only (see `iso_only`)
+Instant = Annotated[datetime, BeforeValidator(iso_only)]

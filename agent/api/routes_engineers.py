@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from agent.api.deps import API_PREFIX, ViewDep, instant
+from agent.api.deps import API_PREFIX, Instant, ViewDep, instant
 from agent.api.errors import NOT_FOUND, APIError
 from agent.errors import InputError, NotFoundError
+from agent.instants import window_problem
 from collectors.durations import parse_duration
 from rules.paging import EngineerPages
 
 router = APIRouter(prefix=API_PREFIX, tags=["engineers"])
 
-MAX_WINDOW_S = 90 * 86400
 DURATION = r"^([0-9]{1,6}(ms|s|m|h|d|w|y))+$"
 
 
@@ -28,7 +28,7 @@ DURATION = r"^([0-9]{1,6}(ms|s|m|h|d|w|y))+$"
 def engineer_pages(
     view: ViewDep,
     id: Annotated[str, Path(description="catalog id, email or PagerDuty user id", examples=["P87AU5B"])],
-    at: Annotated[datetime | None, Query(description="start of the window; default: the snapshot's instant")] = None,
+    at: Annotated[Instant | None, Query(description="start of the window; default: the snapshot's instant")] = None,
     window: Annotated[
         str, Query(pattern=DURATION, description="how far ahead (Prometheus duration, at most 90d)", examples=["7d"])
     ] = "7d",
@@ -37,8 +37,9 @@ def engineer_pages(
         seconds = parse_duration(window)
     except ValueError as e:
         raise APIError(422, f"window: {e}") from None
-    if not 0 < seconds <= MAX_WINDOW_S:
-        raise APIError(422, "window: must be more than 0 and at most 90d")
+    problem = window_problem(seconds)
+    if problem is not None:
+        raise APIError(422, f"window: {problem}")
     start = instant(at) or view.now
     with view.lock:
         try:

@@ -5,13 +5,12 @@ The builders live in agent.reports and are imported when a document is asked for
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from agent.api.deps import API_PREFIX, StateDep, ViewDep, instant
+from agent.api.deps import API_PREFIX, Instant, StateDep, ViewDep, instant
 from agent.api.errors import NOT_FOUND, APIError, ErrorBody
 from agent.errors import NotFoundError
 from agent.reports import DEFAULT_SHIFT
@@ -79,8 +78,8 @@ def handoff(
     view: ViewDep,
     state: StateDep,
     team: Annotated[str, Path(description="a catalog team name", examples=["payments"])],
-    since: Annotated[datetime | None, Query(description="start of the shift; default 7 days before `until`")] = None,
-    until: Annotated[datetime | None, Query(description="end of the shift; default the snapshot's instant")] = None,
+    since: Annotated[Instant | None, Query(description="start of the shift; default 7 days before `until`")] = None,
+    until: Annotated[Instant | None, Query(description="end of the shift; default the snapshot's instant")] = None,
     format: Format = "json",
 ) -> Response:
     if not any(t.name == team for t in view.graph.catalog.teams):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from agent.api.deps import API_PREFIX, PageDep, ViewDep, instant, paginate
+from agent.api.deps import API_PREFIX, Instant, PageDep, ViewDep, instant, paginate
 from agent.api.errors import NOT_FOUND
 from agent.api.models import Page, ServiceDetail, ServiceItem
 from agent.api.state import View
@@ -18,7 +17,7 @@ from rules.paging import ServicePages
 router = APIRouter(prefix=API_PREFIX, tags=["services"])
 
 ServiceName = Annotated[str, Path(description="a catalog service name", examples=["checkout"])]
-At = Annotated[datetime | None, Query(description="instant (ISO 8601 with offset); default: the snapshot's")]
+At = Annotated[Instant | None, Query(description="instant (ISO 8601 with offset); default: the snapshot's")]
 
 
 def _service(view: View, name: str) -> Service:

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from agent import cli
 from agent.errors import InputError
+from agent.instants import window_problem
 from collectors.durations import parse_duration
 from rules.paging import AlertPaging, EngineerPages, PagingResolver, ServicePages
 
@@ -26,6 +27,9 @@ def pages_cmd(
         span = timedelta(seconds=parse_duration(window))
     except ValueError as e:
         raise InputError(f"--window: {e}", source="pages") from None
+    problem = window_problem(span.total_seconds())  # the API's bounds
+    if problem is not None:
+        raise InputError(f"--window: {problem}", source="pages")
     from rules.graph import OwnershipGraph
 
     snap, now = cli.current_snapshot()

@@ -182,3 +182,21 @@ def test_live_url_with_a_query_or_fragment_refused(org: Path, url: str) -> None:
     proc = check(org)
     assert_bad(proc, f, line, "takes no query string or fragment")
     assert "hunter2" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pages", "--engineer", "x", "--window", "0s"], "--window: must be more than 0 and at most 90d"),
+        (["pages", "--engineer", "x", "--window", "100000d"], "--window: must be more than 0 and at most 90d"),
+        (
+            ["pages", "--service", "x", "--at", "9999-12-31T00:00:00Z"],
+            "--at: the instant must be between 1970 and 9000",
+        ),
+    ],
+)
+def test_cli_bounds_are_the_apis(org: Path, args: list[str], message: str) -> None:
+    """The CLI refuses what the API refuses with 422 (agent.instants holds the one rule)."""
+    proc = run_cli(*args, "--config", str(org / "ownership.yaml"))
+    assert proc.returncode == 2
+    assert message in proc.stderr

@@ -236,6 +236,11 @@ def test_error_shape_on_404(api_client: TestClient) -> None:
         ("/api/v1/findings", {"check": "OWN1"}),
         ("/api/v1/services/checkout/pages", {"at": "yesterday"}),
         ("/api/v1/services/checkout/pages", {"at": "2026-11-16T09:30:00"}),
+        # a number is no instant (pydantic alone reads seconds, and milliseconds past 2e10)
+        ("/api/v1/services/checkout/pages", {"at": "1700000000"}),
+        ("/api/v1/engineers/P87AU5B/pages", {"at": "1700000000"}),
+        ("/api/v1/handoffs/payments", {"since": "99999999999"}),
+        ("/api/v1/handoffs/payments", {"until": "0"}),
         ("/api/v1/engineers/P87AU5B/pages", {"window": "7 days"}),
         ("/api/v1/engineers/P87AU5B/pages", {"window": "1000d"}),
         ("/api/v1/memos/checkout", {"format": "pdf"}),
