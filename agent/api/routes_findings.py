@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from agent.api.deps import API_PREFIX, PageDep, ViewDep, paginate
-from agent.api.errors import NOT_FOUND
+from agent.api.errors import NOT_FOUND, APIError
 from agent.api.models import Page
 from rules.findings import Finding, Severity, check_filters
 
@@ -28,6 +28,11 @@ def list_findings(
     check: Annotated[str | None, Query(pattern=r"^OWN[0-9]{3}$", description="only this check id, e.g. OWN004")] = None,
     severity: Annotated[Severity | None, Query(description="only this severity")] = None,
 ) -> Page[Finding]:
+    if check is not None:
+        from rules.engine import check_ids
+
+        if check not in check_ids():  # as the CLI's --check: a misspelt id is no "0 findings"
+            raise APIError(422, f"check: unknown check id {check!r}")
     check_filters(view.graph, view.findings, service, team)
     items = [
         f

@@ -234,6 +234,7 @@ def test_error_shape_on_404(api_client: TestClient) -> None:
         ("/api/v1/findings", {"cursor": "abc"}),
         ("/api/v1/findings", {"severity": "fatal"}),
         ("/api/v1/findings", {"check": "OWN1"}),
+        ("/api/v1/findings", {"check": "OWN999"}),
         ("/api/v1/services/checkout/pages", {"at": "yesterday"}),
         ("/api/v1/services/checkout/pages", {"at": "2026-11-16T09:30:00"}),
         # a number is no instant (pydantic alone reads seconds, and milliseconds past 2e10)
