@@ -338,18 +338,19 @@ def _duration(ctx: _Ctx, raw: dict, key: str, path: tuple) -> float | None:
 
 def _old_matchers(ctx: _Ctx, raw: dict, eq_key: str, re_key: str, path: tuple) -> list[Matcher]:
     out: list[Matcher] = []
-    for k, v in (raw.get(eq_key) or {}).items():
+    # label values are Go strings: their text (`priority: 01` is "01", yaml-rs reads 1), a null empty
+    for k, v in ctx.doc.text_of(raw.get(eq_key) or {}, *path, eq_key).items():
         if not _LABEL_NAME.match(str(k)):
             raise ctx.fail(f'"{k}" is not a valid label name', *path, eq_key)
-        out.append(Matcher(name=str(k), op="=", value=str(v)))
-    for k, v in (raw.get(re_key) or {}).items():
+        out.append(Matcher(name=str(k), op="=", value="" if v is None else str(v)))
+    for k, v in ctx.doc.text_of(raw.get(re_key) or {}, *path, re_key).items():
         if not _LABEL_NAME.match(str(k)):
             raise ctx.fail(f'"{k}" is not a valid label name', *path, re_key)
         try:
-            check_regex(str(v))
+            check_regex("" if v is None else str(v))
         except ValueError as e:
             raise ctx.fail(str(e), *path, re_key) from None
-        out.append(Matcher(name=str(k), op="=~", value=str(v)))
+        out.append(Matcher(name=str(k), op="=~", value="" if v is None else str(v)))
     return out
 
 
@@ -366,9 +367,16 @@ def _new_matchers(ctx: _Ctx, raw: dict, key: str, path: tuple) -> list[Matcher]:
     return out
 
 
-def _go_str(value: Any) -> str:
-    """A scalar read into a Go string (check_shape made it one): a boolean as YAML writes it."""
-    return str(value).lower() if isinstance(value, bool) else str(value)
+def _go_str(ctx: _Ctx, value: Any, *path: str | int) -> str | None:
+    """A scalar at `path` read into a Go string (check_shape made it one): its text as written (`01`, `True`:
+    yaml-rs reads 1 and True), None for null."""
+    got = ctx.doc.text_of(value, *path)
+    return None if got is None else str(got)
+
+
+def _go_strs(ctx: _Ctx, value: Any, *path: str | int) -> list[str]:
+    """A list of scalars at `path` read into Go's []string: their texts, null as empty."""
+    return ["" if x is None else str(x) for x in ctx.doc.text_of(value or [], *path)]
 
 
 def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
@@ -400,17 +408,16 @@ def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
     if root and go_bool(raw.get("continue")):
         raise ctx.fail("cannot have continue in root route", *path, "continue")
     children = [_route(ctx, c, (*path, "routes", i)) for i, c in enumerate(raw.get("routes") or [])]
-    receiver = raw.get("receiver")
     return Route(
-        receiver=None if receiver is None else _go_str(receiver),
+        receiver=_go_str(ctx, raw.get("receiver"), *path, "receiver"),
         matchers=matchers,
         continue_=go_bool(raw.get("continue", False)),
         group_by=[str(g) for g in group_by] if group_by is not None else None,
         group_wait_s=_duration(ctx, raw, "group_wait", path),
         group_interval_s=gi,
         repeat_interval_s=ri,
-        mute_time_intervals=[_go_str(x) for x in raw.get("mute_time_intervals") or []],
-        active_time_intervals=[_go_str(x) for x in raw.get("active_time_intervals") or []],
+        mute_time_intervals=_go_strs(ctx, raw.get("mute_time_intervals"), *path, "mute_time_intervals"),
+        active_time_intervals=_go_strs(ctx, raw.get("active_time_intervals"), *path, "active_time_intervals"),
         routes=children,
         location=ctx.loc(*path),
     )
@@ -459,7 +466,7 @@ def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
         path = ("receivers", i)
         if not isinstance(r, dict):
             raise ctx.fail("a receiver must be a mapping", *path)
-        name = None if r.get("name") is None else _go_str(r["name"])
+        name = _go_str(ctx, r.get("name"), *path, "name")
         if not name:
             raise ctx.fail("missing name on receiver", *path)
         if name in seen:
@@ -605,17 +612,17 @@ def _pagerduty(ctx: _Ctx, raw: Any, path: tuple) -> PagerDutyTarget:
     key_file: str | None = None
     if raw.get("routing_key") or raw.get("routing_key_file"):
         kind = "routing_key"
-        key = raw.get("routing_key")
+        key = ctx.doc.text_of(raw.get("routing_key"), *path, "routing_key")  # its text: a number keeps its digits
         key_file = raw.get("routing_key_file")
     elif raw.get("service_key") or raw.get("service_key_file"):
         kind = "service_key"
-        key = raw.get("service_key")
+        key = ctx.doc.text_of(raw.get("service_key"), *path, "service_key")
         key_file = raw.get("service_key_file")
     else:
         raise ctx.fail("missing service or routing key in PagerDuty config", *path)
     if key is None and key_file:
         key = _read_key_file(ctx, str(key_file), path, kind)
-    sev = raw.get("severity")
+    sev = ctx.doc.text_of(raw.get("severity"), *path, "severity")
     return PagerDutyTarget(
         key_kind=kind,  # type: ignore[arg-type]
         key_fingerprint=fingerprint(str(key)) if key and str(key) != "<secret>" else None,
@@ -631,8 +638,7 @@ def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
     for key in [k for k in data if k in ("mute_time_intervals", "time_intervals")]:  # file order: 2nd is the dup
         for i, raw in enumerate(data.get(key) or []):
             path = (key, i)
-            name = (raw or {}).get("name")
-            name = None if name is None else _go_str(name)
+            name = _go_str(ctx, (raw or {}).get("name"), *path, "name")
             if not name:
                 raise ctx.fail("missing name in time interval", *path)
             if name in seen:

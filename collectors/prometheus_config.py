@@ -99,7 +99,9 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
             raise InputError(f"field {k} not found in type config.plain", file=str(p), line=doc.line_of(k))
     check_shape(doc, _SHAPE)
     glob_ = data.get("global") or {}
-    ext = {str(k): str(v) for k, v in (glob_.get("external_labels") or {}).items()}
+    # label values are Go strings: their text (`dc: 01` is "01", yaml-rs reads 1), a null empty
+    ext_raw = doc.text_of(glob_.get("external_labels") or {}, "global", "external_labels")
+    ext = {str(k): "" if v is None else str(v) for k, v in ext_raw.items()}
     for k in ext:
         if not _LABEL_NAME.match(k):
             raise InputError(

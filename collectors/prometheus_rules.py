@@ -278,7 +278,7 @@ def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
             raise InputError(
                 f"field {k} not found in type rulefmt.RuleGroup", file=doc.file, line=doc.line_of(*gpath, k)
             )
-        name = group.get("name")
+        name = doc.text_of(group.get("name"), *gpath, "name")  # a Go string: its text (`name: 01` is "01")
         if not name:
             raise InputError("rule group has no name", file=doc.file, line=doc.line_of(*gpath))
         name = str(name)
@@ -310,13 +310,18 @@ def _rule(
     if unknown:
         k = sorted(unknown)[0]
         raise fail(f"field {k} not found in type rulefmt.Rule", k)
-    alert, record = raw.get("alert"), raw.get("record")
+    alert, record, expr = raw.get("alert"), raw.get("record"), raw.get("expr")
+    if type(alert) is not str and alert is not None:  # a Go string: its text (`alert: 01` is "01", not 1)
+        alert = doc.text_of(alert, *rpath, "alert")
+    if type(record) is not str and record is not None:
+        record = doc.text_of(record, *rpath, "record")
+    if type(expr) is not str and expr is not None:  # `expr: 1.50` is "1.50"
+        expr = doc.text_of(expr, *rpath, "expr")
     if alert and record:
         raise fail("only one of 'record' and 'alert' must be set")
     if not alert and not record:
         raise fail("one of 'record' or 'alert' must be set")
     name = str(alert or record)
-    expr = raw.get("expr")
     if expr is None or str(expr).strip() == "":
         raise fail(f"rule {name!r}: field 'expr' must be set in rule")
     expr = str(expr)
@@ -329,8 +334,10 @@ def _rule(
         for k in ("for", "keep_firing_for", "annotations"):
             if raw.get(k):
                 raise fail(f"rule {name!r}: invalid field '{k}' in recording rule", k)
-    labels = _str_map(raw.get("labels"), lambda m: fail(f"rule {name!r}: {m}", "labels"))
-    annotations = _str_map(raw.get("annotations"), lambda m: fail(f"rule {name!r}: {m}", "annotations"))
+    labels = _str_map(doc, rpath, "labels", raw.get("labels"), lambda m: fail(f"rule {name!r}: {m}", "labels"))
+    annotations = _str_map(
+        doc, rpath, "annotations", raw.get("annotations"), lambda m: fail(f"rule {name!r}: {m}", "annotations")
+    )
     for ln in labels:
         if ln not in _GOOD_NAMES:
             if not _LABEL_NAME.match(ln) or ln == "__name__":
@@ -388,16 +395,19 @@ def _duration(value: Any) -> float:
     return got
 
 
-def _str_map(value: Any, fail: Any) -> dict[str, str]:
+def _str_map(doc: Document, rpath: tuple[str | int, ...], key: str, value: Any, fail: Any) -> dict[str, str]:
+    """A map[string]string of rulefmt (labels, annotations) as Prometheus reads it: every key and value the text
+    written (`priority: 01` is "01", `x: True` is "True"; yaml-rs gives 1 and True), a null value empty."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise fail("must be a mapping of strings")
     if all(type(v) is str for v in value.values()) and all(type(k) is str for k in value):
         return dict(value)  # the usual case, what the loop below gives for it
+    value = doc.text_of(value, *rpath, key)
     out: dict[str, str] = {}
     for k, v in value.items():
         if isinstance(v, dict | list):
             raise fail(f"{k}: value must be a string")
-        out[str(k)] = "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+        out["" if k is None else str(k)] = "" if v is None else str(v)
     return out

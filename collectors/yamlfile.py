@@ -65,9 +65,57 @@ class Document:
             return None
         return next(iter(entry.values())) if sub is None else entry.get(sub) if isinstance(sub, str) else None
 
-    # what line_of / entry_line worked out, once: not the document's content (no part of == or repr)
+    def text_of(self, value: Any, *path: str | int) -> Any:
+        """`value` (what yaml-rs gave at `path`) as Go's yaml decodes it into a string field: every scalar as its
+        source text. yaml-rs resolves plain scalars (01 -> 1, 0x1F -> 31, 1.50 -> 1.5, True -> True, 1e3 -> 1000.0,
+        2001-12-14 -> a date) where Prometheus and Alertmanager keep the text of a label value, a name, a routing
+        key. A string, None (null: Go's zero value, left to the caller), a mapping or a list of only strings and
+        nulls come back as they are, at no cost; anything else comes back read off the text (scalars as their
+        text, null as None, mappings and lists of them), from one more parse of the document, done once."""
+        t = type(value)
+        if t is str or value is None:
+            return value
+        if t is dict:
+            if all(type(k) is str for k in value) and all(type(v) is str or v is None for v in value.values()):
+                return value
+        elif t is list and all(type(v) is str or v is None for v in value):
+            return value
+        if self._source is None:
+            self._source = (yaml.load(self.text, Loader=_SourceLoader),)
+        got = self._source[0]
+        for key in path:
+            if isinstance(got, dict) and isinstance(key, str) and key in got:
+                got = got[key]
+            elif isinstance(got, list) and isinstance(key, int) and 0 <= key < len(got):
+                got = got[key]
+            else:  # not where yaml-rs had it (cannot happen: the same text): what yaml-rs gave
+                return value
+        return got
+
+    # what line_of / entry_line / text_of worked out, once: not the document's content (no part of == or repr)
     _node: Any = field(default=None, repr=False, compare=False)
     _entries: dict[str, ItemLines] | None = field(default=None, repr=False, compare=False)
+    _source: tuple[Any] | None = field(default=None, repr=False, compare=False)
+
+
+def _source_node(loader: Any, _suffix: str, node: Any) -> Any:
+    """Any node, whatever its tag, as `Document.text_of` reads it: a scalar's text (None for null), mappings and
+    lists of those; `<<` is a key like any other (yaml-rs does not merge either)."""
+    if isinstance(node, yaml.ScalarNode):
+        return None if node.tag == _NULL_TAG else node.value
+    if isinstance(node, yaml.SequenceNode):
+        return yaml.constructor.BaseConstructor.construct_sequence(loader, node, deep=True)
+    return yaml.constructor.BaseConstructor.construct_mapping(loader, node, deep=True)
+
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+class _SourceLoader(_LOADER):  # type: ignore[misc,valid-type]
+    """The fast parser and the YAML resolver (to tell null), every node built by `_source_node`."""
+
+    yaml_constructors: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's registry, read by construct_object)
+    yaml_multi_constructors: dict[Any, Any] = {"": _source_node}  # noqa: RUF012
 
 
 def read_text(path: Path) -> str:
@@ -136,11 +184,15 @@ def _only_comments(chunk: str) -> bool:
 
 
 def _pyyaml_error(text: str, file: str, line_offset: int, reason: Exception | None = None) -> InputError:
-    """The error of a text yaml-rs refused, as PyYAML words and places it; what PyYAML accepts and yaml-rs
-    refuses is a key given twice in one mapping (Prometheus and Alertmanager refuse it too), placed by
-    `_duplicate_key`, else yaml-rs's own words (`reason`)."""
+    """The error of a text yaml-rs refused, as PyYAML's parser words and places it. What PyYAML's parser accepts
+    and yaml-rs refuses: a key given twice in one mapping (Prometheus and Alertmanager refuse it too), placed by
+    `_duplicate_key`; a scalar its explicit tag does not fit (`!!int abc`), placed by `_bad_tag`; else yaml-rs's
+    own words (`reason`, see `_safe_reason`).
+
+    No message quotes a scalar's value: values may be secrets (a routing key), and the error goes to the log,
+    the sources table, a finding and the store."""
     try:
-        list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = (mark.line + line_offset) if mark else None
@@ -150,17 +202,53 @@ def _pyyaml_error(text: str, file: str, line_offset: int, reason: Exception | No
         return InputError(f"YAML syntax error: {problem}", file=file, line=line)
     except yaml.YAMLError as e:
         return InputError(f"YAML syntax error: {e}", file=file, line=line_offset or None)
-    dup = _duplicate_key(text)
+    dup = _duplicate_key(nodes)
     if dup is not None:
         key, line, first = dup
         msg = f"YAML syntax error: mapping key {key!r} given twice (first on line {first + line_offset})"
         return InputError(msg, file=file, line=line + line_offset)
-    return InputError(f"YAML syntax error{f': {reason}' if reason else ''}", file=file, line=line_offset or None)
+    bad = _bad_tag(text)
+    if bad is not None:
+        msg, line = bad
+        return InputError(f"YAML syntax error: {msg}", file=file, line=line + line_offset)
+    why = _safe_reason(reason) if reason is not None else ""
+    return InputError(f"YAML syntax error{f': {why}' if why else ''}", file=file, line=line_offset or None)
 
 
-def _duplicate_key(text: str) -> tuple[str, int, int] | None:
-    """The first scalar key given twice in one mapping: (key, its 0-based line, the first one's), or None."""
-    todo: list[Any] = list(yaml.compose_all(text, Loader=_LOADER))
+_CORE_TAG = "tag:yaml.org,2002:"
+_QUOTED = re.compile(r"'(?!!)[^'\n]*'|`[^`\n]*`")
+
+
+def _safe_reason(e: Exception) -> str:
+    """yaml-rs's message without what could be a value: its first line (the next ones show the line of text),
+    quoted parts elided (`Invalid value '...' for '!!int' tag`); tags are kept."""
+    first = str(e).split("\n", 1)[0].strip()
+    return _QUOTED.sub("'...'", first)
+
+
+def _bad_tag(text: str) -> tuple[str, int] | None:
+    """The first scalar whose explicit YAML tag yaml-rs refuses (`!!int abc`, `!!null abc`, `!!bool yes`, any
+    `!!timestamp`, `!!map abc`): what to say (without the value, unlike Alertmanager's
+    "cannot decode !!str `abc` as a !!int") and its 0-based line, or None."""
+    for ev in yaml.parse(text, Loader=_LOADER):
+        tag = getattr(ev, "tag", None)
+        if not isinstance(ev, yaml.ScalarEvent) or not tag or not tag.startswith(_CORE_TAG):
+            continue
+        short = "!!" + tag[len(_CORE_TAG) :]
+        quoted = ev.value.replace("'", "''")
+        try:
+            yaml_rs.loads(f"{short} '{quoted}'")
+        except Exception as e:  # yaml_rs.YAMLDecodeError
+            if str(e).startswith("Invalid tag"):
+                return f"the tag {short} is not supported here", ev.start_mark.line
+            return f"cannot decode !!str as a {short} (the value is not shown)", ev.start_mark.line
+    return None
+
+
+def _duplicate_key(nodes: list[Any]) -> tuple[str, int, int] | None:
+    """The first scalar key given twice in one mapping of the composed documents: (key, its 0-based line, the
+    first one's), or None."""
+    todo: list[Any] = list(nodes)
     while todo:
         node = todo.pop()
         if isinstance(node, yaml.MappingNode):
