@@ -38,3 +38,9 @@ class ConfigError(InputError):
 
 class SourceError(OwnershipError):
     """A source could not be collected (unreachable, timed out, refused)."""
+
+
+class StoreError(OwnershipError):
+    """The store cannot be reached (a PostgreSQL server down or refusing, a SQLite file that cannot be opened): one
+    line naming the store without its password (exit 2), where SQLAlchemy raised OperationalError with its
+    traceback."""

@@ -15,6 +15,7 @@ from prometheus_client.core import Metric
 
 from agent.answers import Summary
 from agent.config import LoadedConfig, ServeConfig
+from agent.errors import StoreError
 from collectors.durations import parse_duration
 from collectors.facts import Snapshot
 from rules.findings import Finding
@@ -22,6 +23,8 @@ from rules.graph import OwnershipGraph
 from rules.paging import AlertPaging, PagingResolver, ServicePages
 
 log = logging.getLogger("ownership.serve")
+
+STORE_RETRY_S = 15.0  # a store that cannot be reached is tried again this soon (or at the interval, if shorter)
 
 
 class View:
@@ -237,8 +240,13 @@ class ServeState:
             if self._store is None:
                 from agent.store import Store
 
-                self._store = Store(self.store_url)
-                self._store.migrate()
+                store = Store(self.store_url)
+                try:
+                    store.migrate()
+                except BaseException:
+                    store.close()
+                    raise
+                self._store = store  # only once migrated: a store unreachable now is tried again next turn
             return self._store
 
     def history(self, limit: int) -> list[tuple[int, datetime, datetime]]:
@@ -383,6 +391,12 @@ class Scheduler:
                 self.state.last_error = None
                 self.state.run_outcomes["success"] += 1
                 log.info("snapshot %s published", view.id if view is not None else None)
+            except StoreError as e:  # e.g. PostgreSQL not up yet: one line, and soon again
+                self.state.last_error = f"{type(e).__name__}: {e}"
+                self.state.run_outcomes["failure"] += 1
+                wait = min(self.interval.total_seconds(), STORE_RETRY_S)
+                log.warning("%s; trying again in %gs", e, wait)
+                continue
             except Exception as e:  # keep serving the last snapshot; try again next interval
                 self.state.last_error = f"{type(e).__name__}: {e}"
                 self.state.run_outcomes["failure"] += 1

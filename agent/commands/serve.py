@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -10,7 +11,9 @@ import typer
 
 from agent import cli
 from agent.api.tokens import TOKENS_ENV, api_tokens
-from agent.errors import ConfigError
+from agent.errors import ConfigError, StoreError
+
+log = logging.getLogger("ownership.serve")
 
 
 def serve_cmd(
@@ -39,7 +42,10 @@ def serve_cmd(
 
     state = ServeState(settings, tokens, loaded, store_url=cli._store_url(loaded), now=now, demo=demo)
     if not demo:
-        state.load_latest()  # serve the last stored snapshot while the first collection runs
+        try:
+            state.load_latest()  # serve the last stored snapshot while the first collection runs
+        except StoreError as e:  # e.g. PostgreSQL starting beside the agent: /readyz says 503 meanwhile
+            log.warning("%s; serving nothing until it can be reached (the scheduler tries again)", e)
     state.scheduler = Scheduler(state, interval_of(settings))
     bind_host, bind_port = host or settings.host, port or settings.port
     cli.out.print(f"serving on http://{bind_host}:{bind_port} (API docs at /docs)", markup=False)

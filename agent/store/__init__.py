@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext, Row
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.errors import OwnershipError
+from agent.errors import StoreError  # (raised here; imported from here by callers too)
 from agent.gcpause import bulk_build, release_freed_heap
 from agent.store import codec
 from agent.store.models import facts_texts, snapshots, source_runs
@@ -49,12 +49,6 @@ def _db_error(e: BaseException) -> str:
     (SQLAlchemy adds them on the lines after the first)."""
     lines = str(e).splitlines()
     return f"{type(e).__name__}: {lines[0] if lines else ''}"
-
-
-class StoreError(OwnershipError):
-    """The store cannot be reached (a PostgreSQL server down or refusing, a SQLite file that cannot be opened): one
-    line naming the store without its password (exit 2), where SQLAlchemy raised OperationalError with its
-    traceback."""
 
 
 def store_name(url: URL) -> str:

@@ -496,6 +496,42 @@ def test_scheduler_collects_stores_and_survives_a_failed_run(tmp_path, demo_load
     assert st.scheduler._thread is not None and not st.scheduler._thread.is_alive()
 
 
+def test_scheduler_waits_for_a_store_that_cannot_be_reached_yet(tmp_path, demo_loaded, caplog) -> None:
+    """A store not there at start (PostgreSQL starting beside the agent; here a SQLite file in a folder not made
+    yet): /readyz is 503, each turn logs one line (no traceback) and tries again; once it can be reached the
+    store is migrated and the collection published (the store was kept unmigrated after a failed start)."""
+    import time
+    from datetime import timedelta
+
+    from agent.api import Scheduler
+    from agent.api import state as state_mod
+    from agent.errors import StoreError
+
+    demo_now = demo_loaded.config.now
+    folder = tmp_path / "not-yet"
+    st = ServeState(ServeConfig(), [TOKEN], demo_loaded, store_url=f"sqlite:///{folder / 's.db'}", now=lambda: demo_now)
+    with pytest.raises(StoreError):
+        st.load_latest()  # what `serve` does first: it logs the error and serves nothing yet
+    caplog.set_level("WARNING", logger="ownership.serve")
+    st.scheduler = Scheduler(st, timedelta(seconds=0.2))
+    with TestClient(create_app(st)) as c:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and st.run_outcomes["failure"] < 2:
+            time.sleep(0.05)
+        assert st.run_outcomes["failure"] >= 2 and st.run_outcomes["success"] == 0
+        assert c.get("/readyz").status_code == 503
+        warned = [r for r in caplog.records if r.name == "ownership.serve" and "trying again" in r.getMessage()]
+        assert warned and all(r.exc_info is None for r in warned)
+        assert "cannot" in warned[0].getMessage()
+        folder.mkdir()
+        while time.monotonic() < deadline and st.run_outcomes["success"] < 1:
+            time.sleep(0.05)
+        assert st.run_outcomes["success"] >= 1
+        assert c.get("/readyz").status_code == 200
+        assert c.get("/api/v1/snapshots", headers=AUTH).json()["items"]
+    assert state_mod.STORE_RETRY_S >= 0.2  # the interval here is the shorter: it is the wait
+
+
 def test_serve_refuses_to_start_without_a_token_outside_the_demo(monkeypatch, capsys) -> None:
     from agent import cli, demo
 
