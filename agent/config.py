@@ -280,7 +280,7 @@ class PostgresSource(_Source):
             raise ValueError("not a valid PostgreSQL URL") from None
         if not u.drivername.startswith("postgresql"):
             raise ValueError("must be a postgresql:// URL")
-        if u.password:
+        if u.password or "password" in u.query:  # libpq reads `?password=` too
             raise ValueError("put the password in password.token_env or password.token_file, not in the URL")
         return v
 
@@ -338,7 +338,7 @@ class StoreConfig(_Section):
             u = make_url(v)
         except Exception:
             raise ValueError("not a valid SQLAlchemy URL") from None
-        if u.password:
+        if u.password or "password" in u.query:  # libpq reads `?password=` too
             raise ValueError("put the password in password.token_env or password.token_file, not in the URL")
         return v
 

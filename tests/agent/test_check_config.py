@@ -136,9 +136,10 @@ def test_bad_now_is_usage_error(org: Path) -> None:
     assert "not an ISO 8601 instant" in proc.stderr
 
 
-def test_inline_store_password_refused(org: Path) -> None:
+@pytest.mark.parametrize("url", ["postgresql://u:hunter2@127.0.0.1/db", "postgresql://u@127.0.0.1/db?password=hunter2"])
+def test_inline_store_password_refused(org: Path, url: str) -> None:
     f = org / "ownership.yaml"
-    f.write_text(f.read_text().replace("sqlite:///.ownership/test.db", "postgresql://u:hunter2@127.0.0.1/db"))
+    f.write_text(f.read_text().replace("sqlite:///.ownership/test.db", url))
     proc = check(org)
     assert proc.returncode == 2
     assert "password.token_env" in proc.stderr

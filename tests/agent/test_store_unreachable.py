@@ -42,10 +42,11 @@ def _free_port() -> int:
 
 def test_unreachable_store_is_one_line_without_password(org: Path) -> None:
     port = _free_port()  # nothing listens there any more
+    (org / "store.password").write_text(SECRET + "\n")
     _edit(
         org / "ownership.yaml",
         "sqlite:///.ownership/test.db",
-        f"postgresql+psycopg://reader@127.0.0.1:{port}/db?password={SECRET}&connect_timeout=5",
+        f"postgresql+psycopg://reader@127.0.0.1:{port}/db?connect_timeout=5\n  password: {{token_file: store.password}}",
     )
     proc = run_cli("collect", "--config", str(org / "ownership.yaml"))
     out = proc.stdout + proc.stderr
@@ -53,7 +54,7 @@ def test_unreachable_store_is_one_line_without_password(org: Path) -> None:
     assert "Traceback" not in out and SECRET not in out
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, out
-    assert lines[0].startswith(f"store: cannot connect to postgresql+psycopg://reader@127.0.0.1:{port}/db: "), out
+    assert lines[0].startswith(f"store: cannot connect to postgresql+psycopg://reader:***@127.0.0.1:{port}/db: "), out
 
 
 def test_store_that_cannot_be_opened(tmp_path: Path) -> None:
