@@ -47,7 +47,8 @@ def findings_cmd(
     if fmt == "json":
         cli.out.print(json.dumps([f.model_dump(mode="json") for f in items], indent=2), markup=False)
     elif fmt == "sarif":
-        cli.out.print(json.dumps(to_sarif(items), indent=2), markup=False)
+        loaded = cli._loaded()
+        cli.out.print(json.dumps(to_sarif(items, loaded.path, _source_lines(loaded.path)), indent=2), markup=False)
     elif fmt == "table":
         print_table(items)
     else:
@@ -67,8 +68,30 @@ def print_table(items: list[Finding]) -> None:
     cli.out.print(t)
 
 
-def to_sarif(items: list[Finding]) -> dict[str, Any]:
-    """SARIF 2.1.0: one run, a rule per check, file and line locations where the finding has one."""
+def _source_lines(config: Path) -> dict[str, int]:
+    """The line of each source's entry in the config (where a finding about a source without a file points)."""
+    from collectors.yamlfile import load_one
+
+    try:
+        doc = load_one(config)
+    except Exception:  # read and validated already: only a race with an edit could get here
+        return {}
+    sources = doc.data.get("sources") if isinstance(doc.data, dict) else None
+    out: dict[str, int] = {}
+    for i, s in enumerate(sources if isinstance(sources, list) else []):
+        line = doc.line_of("sources", i)
+        if isinstance(s, dict) and isinstance(s.get("name"), str) and line:
+            out[s["name"]] = line
+    return out
+
+
+def to_sarif(
+    items: list[Finding], config: Path | None = None, source_lines: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """SARIF 2.1.0: one run, a rule per check, a location for every result (code scanning drops or refuses a
+    result without one, and a location without `region.startLine`): the finding's file and line, else the
+    config's entry of the source it is about (OWN000), else the config's first line. Paths under the working
+    directory are relative to it (`%SRCROOT%`), others `file://` URIs (a bare absolute path is no URI)."""
     from rules.checks import CHECKS
 
     docs = Path("docs") / "checks"
@@ -83,6 +106,7 @@ def to_sarif(items: list[Finding]) -> dict[str, Any]:
         for c in CHECKS
     ]
     index = {r["id"]: i for i, r in enumerate(rules)}
+    root = Path.cwd().resolve()
     results = []
     for f in items:
         res: dict[str, Any] = {
@@ -94,22 +118,19 @@ def to_sarif(items: list[Finding]) -> dict[str, Any]:
             "properties": {"service": f.service, "team": f.team, "subject": f.subject},
         }
         file, line = f.primary_location()
+        if not file and config is not None:
+            file, line = str(config), (source_lines or {}).get(str(f.subject)) if f.check == "OWN000" else None
         if file:
-            loc: dict[str, Any] = {"artifactLocation": {"uri": _uri(file)}}
-            if line:
-                loc["region"] = {"startLine": line}
-            res["locations"] = [{"physicalLocation": loc}]
+            res["locations"] = [{"physicalLocation": {**_artifact(file, root), "region": {"startLine": line or 1}}}]
         results.append(res)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "ownership-agent", "rules": rules}}, "results": results}],
-    }
+    run: dict[str, Any] = {"tool": {"driver": {"name": "ownership-agent", "rules": rules}}, "results": results}
+    run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": root.as_uri() + "/"}}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _uri(file: str) -> str:
-    p = Path(file)
+def _artifact(file: str, root: Path) -> dict[str, Any]:
+    p = Path(file).resolve()
     try:
-        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return {"artifactLocation": {"uri": p.relative_to(root).as_posix(), "uriBaseId": "%SRCROOT%"}}
     except ValueError:
-        return p.as_posix()
+        return {"artifactLocation": {"uri": p.as_uri()}}

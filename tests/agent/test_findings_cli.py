@@ -54,7 +54,8 @@ def test_sarif_locations(org: Path) -> None:
     [res] = [r for r in run0["results"] if r["ruleId"] == "OWN001"]
     assert res["level"] == "error"
     loc = res["locations"][0]["physicalLocation"]
-    assert loc["artifactLocation"]["uri"] == "catalog.yaml"
+    assert loc["artifactLocation"] == {"uri": "catalog.yaml", "uriBaseId": "%SRCROOT%"}
+    assert run0["originalUriBaseIds"]["%SRCROOT%"]["uri"] == org.resolve().as_uri() + "/"
     assert loc["region"]["startLine"] == 26
     assert run0["tool"]["driver"]["rules"][res["ruleIndex"]]["id"] == "OWN001"
 
@@ -101,3 +102,35 @@ def test_a_misspelt_service_or_team_is_bad_input(org: Path) -> None:
         assert p.returncode == 2, p.stdout
         assert f'unknown {opt[2:]} "{name}"' in p.stderr
     assert run(org, "--service", "checkout", "--fail-on", "info", "--check", "OWN001").returncode == 0
+
+
+def test_sarif_gives_every_result_a_location_code_scanning_takes(tmp_path: Path) -> None:
+    """Code scanning refuses a result without a location or `region.startLine`, and a location whose URI is
+    neither relative nor file://. The demo's findings include some about sources and schedules (no file):
+    they point at the config (OWN000 at its source's entry). Its files are outside the working directory."""
+    p = subprocess.run(
+        [sys.executable, "-m", "agent", "--demo", "findings", "--format", "sarif"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state")),
+    )
+    assert p.returncode == 0, p.stderr
+    results = json.loads(p.stdout)["runs"][0]["results"]
+    assert {"OWN000", "OWN005"} & {r["ruleId"] for r in results}, "the demo has findings without a file"
+    for r in results:
+        [loc] = r["locations"]
+        phys = loc["physicalLocation"]
+        assert phys["artifactLocation"]["uri"].startswith("file:///"), phys
+        assert isinstance(phys["region"]["startLine"], int) and phys["region"]["startLine"] >= 1
+    from agent import demo
+
+    config = demo.config_path().resolve().as_uri()
+    own000 = [r for r in results if r["ruleId"] == "OWN000"]
+    for r in own000:
+        phys = r["locations"][0]["physicalLocation"]
+        assert phys["artifactLocation"]["uri"] == config
+        entry = f"- name: {r['properties']['subject']}"
+        lines = demo.config_path().read_text().splitlines()
+        assert lines[phys["region"]["startLine"] - 1].strip() == entry
