@@ -123,6 +123,10 @@ class HeldLevel(BaseModel):
 
 class EngineerService(BaseModel):
     service: str
+    # the instant `alerts` are answered for: when the engineer first holds a level of these PagerDuty services'
+    # policies in the window (its start when they hold one then), so that who is on call, maintenance windows
+    # and silences are those of their shift
+    at: datetime
     pagerduty_services: list[str]
     held: list[HeldLevel]
     alerts: list[AlertPaging]
@@ -733,20 +737,36 @@ class PagingResolver:
                                 )
                             )
         pd_services = [s for s in self.g.pagerduty.services if s.escalation_policy_id in held]
-        by_service: dict[str, EngineerService] = {}
+        # per PagerDuty service, the first instant of the window the engineer holds one of its policy's levels
+        first: dict[str, datetime] = {}
+        for svc in pd_services:
+            first[svc.id] = min(max(h.start or since, since) for h in held[svc.escalation_policy_id or ""])
+        by_service: dict[tuple[str, datetime], EngineerService] = {}
         if pd_services:
-            wanted = {s.id for s in pd_services}
-            for sr in self.g.alert_rules():
-                a = self.resolve(sr, at)
+            wanted = set(first)
+
+            def reaching(a: AlertPaging) -> list[PagingPath]:
                 hits = [p for p in a.paths if p.pagerduty_service in wanted and p.outcome in ("pages", "notifies")]
                 if not hits:
                     # the alert may still page them later in the window: it reaches their service
                     hits = [p for p in a.paths if p.pagerduty_service in wanted and p.outcome != "unknown"]
+                return hits
+
+            for sr in self.g.alert_rules():
+                a = self.resolve(sr, at)
+                hits = reaching(a)
                 if not hits:
                     continue
+                t = min(first[p.pagerduty_service] for p in hits if p.pagerduty_service)
+                if t != at:  # their shift starts later in the window: the answer of its start
+                    later = self.resolve(sr, t)
+                    if reaching(later):
+                        a, hits = later, reaching(later)
+                    else:
+                        t = at
                 name = a.services[0] if a.services else self._catalog_service_of_pd(hits[0].pagerduty_service)
                 es = by_service.setdefault(
-                    name, EngineerService(service=name, pagerduty_services=[], held=[], alerts=[])
+                    (name, t), EngineerService(service=name, at=t, pagerduty_services=[], held=[], alerts=[])
                 )
                 for p in hits:
                     if p.pagerduty_service and p.pagerduty_service not in es.pagerduty_services:
@@ -769,7 +789,7 @@ class PagingResolver:
             engineer=person,
             since=since,
             until=until,
-            services=sorted(by_service.values(), key=lambda s: s.service),
+            services=sorted(by_service.values(), key=lambda s: (s.service, s.at)),
             why_nothing_pages=why,
         )
 

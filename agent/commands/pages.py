@@ -112,7 +112,7 @@ def _print_engineer(ans: EngineerPages) -> None:
             f" - {h.end.isoformat() if h.end else 'always'}"
             for h in s.held
         )
-        cli.out.print(f"\n[bold]{s.service}[/bold]: {held}")
+        cli.out.print(f"\n[bold]{s.service}[/bold] at {s.at.isoformat()}: {held}")
         t = Table()
         for col in ("alert", "receiver", "PagerDuty / integration", "level", "now", "next", "outcome"):
             t.add_column(col)

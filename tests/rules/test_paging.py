@@ -110,6 +110,32 @@ def test_engineer_view_lists_exactly_the_alerts_routed_to_their_services(demo_gr
     assert got == expected
 
 
+def test_engineer_view_answers_at_their_shift(demo_graph) -> None:
+    """An engineer whose shift starts later in the window gets the answers of their shift (who is on call,
+    maintenance windows), not those of the window's start: liam holds Storefront L1 from 2026-11-19 01:00 only,
+    and catalog-api's maintenance window ends on 11-16, so its alerts page him then."""
+    g, now = demo_graph
+    r = PagingResolver(g)
+    liam = r.engineer_pages("liam", now, timedelta(days=7))
+    assert liam.services
+    shift = datetime.fromisoformat("2026-11-19T01:00:00+00:00")
+    for s in liam.services:
+        assert s.at == shift, s.service
+        for a in s.alerts:
+            mine = [p for p in a.paths if p.pagerduty_service in s.pagerduty_services]
+            assert mine and all(p.outcome == "pages" and [x.id for x in p.people_now] == ["liam"] for p in mine)
+    assert "catalog-api" in {s.service for s in liam.services}
+    # every engineer: each group's instant lies in a span they hold, and its paths name them on call then
+    for person in g.catalog.people:
+        got = r.engineer_pages(person.id, now, timedelta(days=7))
+        for s in got.services:
+            assert any((h.start is None or h.start <= s.at) and (h.end is None or s.at < h.end) for h in s.held), (
+                person.id,
+                s.service,
+                s.at,
+            )
+
+
 def test_service_view_facts(demo_graph) -> None:
     g, now = demo_graph
     r = PagingResolver(g)
