@@ -25,6 +25,7 @@ from collectors.facts import (
     TimeIntervalSpec,
     TimeRange,
 )
+from collectors.go_regexp import check_alertmanager_regex
 from collectors.secrets import fingerprint
 from collectors.validate import BOOL, MAPPING, STR, MapOf, check_shape, go_bool
 from collectors.yamlfile import Document, load_one
@@ -181,27 +182,11 @@ _MONTHS = {
 }
 
 
-# Perl syntax that Python's `re` accepts and Go's RE2 (Alertmanager) refuses.
-_PERL_ONLY = re.compile(r"\(\?(?:[=!>#(]|<[=!]|P=)|\\[1-9]|[*+?}]\+")
-
-
 def check_regex(value: str) -> None:
-    """Raise ValueError when Alertmanager could not compile `value` (it anchors it as `^(?:value)$`)."""
-    errors: list[re.error] = []
-    for candidate in (value, f"^(?:{value})$"):  # `a)|(b` only compiles anchored; `(?i)a` only bare
-        try:
-            re.compile(candidate)
-            break
-        except re.error as e:
-            errors.append(e)
-    else:
-        raise ValueError(f"invalid regular expression {value!r}: {errors[0]}")
-    # outside character classes and escapes: lookaround, atomic groups, conditionals, comments,
-    # backreferences and possessive quantifiers
-    plain = re.sub(r"\\[^1-9]|\[(?:\\.|[^\]])*\]", "_", value)
-    m = _PERL_ONLY.search(plain)
-    if m:
-        raise ValueError(f"invalid regular expression {value!r}: {m.group(0)!r} is not supported by Go's RE2")
+    """Raise ValueError when Alertmanager could not compile `value` (it compiles `^(?:value)$` with Go's regexp:
+    Go's message, `error parsing regexp: invalid escape sequence: `\\Z``), or when it could but the agent cannot
+    evaluate it (collectors.go_regexp: Unicode script classes)."""
+    check_alertmanager_regex(value)
 
 
 def _unquote(s: str) -> str:

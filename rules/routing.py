@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.facts import AlertmanagerFacts, InhibitRule, Matcher, Route, TimeInterval, TimeIntervalSpec
+from collectors.go_regexp import check_alertmanager_regex, go_regexp_to_python
 from collectors.timeutil import as_utc
 
 # DefaultRouteOpts of dispatch/route.go: what the root inherits when it sets nothing.
@@ -65,124 +66,14 @@ class RouteMatch:
 
 # --------------------------------------------------------------------------- regular expressions
 
-_SHORT_CLASSES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
-_POSIX_CLASSES = {
-    "alnum": "0-9A-Za-z",
-    "alpha": "A-Za-z",
-    "ascii": "\\x00-\\x7f",
-    "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9",
-    "graph": "!-~",
-    "lower": "a-z",
-    "print": " -~",
-    "punct": "!-/:-@\\[-`{-~",
-    "space": "\\t\\n\\v\\f\\r ",
-    "upper": "A-Z",
-    "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
-}
-_MULTILINE_FLAG = re.compile(r"\(\?[a-zA-Z]*m[a-zA-Z]*[):]")
-_FLAG_GROUP = re.compile(r"\(\?([imsU]*(?:-[imsU]*)?)([):])")
 _REGEX_META = frozenset("\\.^$*+?()[]{}|")
 
 
 def translate_go_regex(pattern: str) -> str:
-    """Rewrite the RE2 constructs whose meaning differs in Python's `re`.
-
-    RE2's `\\d \\w \\s` and POSIX classes are ASCII-only, `$` (without `m`) is the end of the text,
-    `\\z` is spelled `\\Z`, `\\Q...\\E` quotes, and flags may be set mid-pattern (`a(?i)b`), which
-    Python only accepts scoped (`a(?i:b)`). The rest of the syntax the two share.
-    """
-    out: list[str] = []
-    levels: list[list[str]] = [[]]  # per open group: the flags opened by a bare (?flags) in it
-    multiline = bool(_MULTILINE_FLAG.search(pattern))
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            d = pattern[i + 1]
-            if d in _SHORT_CLASSES:
-                out.append(f"[{_SHORT_CLASSES[d]}]")
-            elif d.lower() in _SHORT_CLASSES:
-                out.append(f"[^{_SHORT_CLASSES[d.lower()]}]")
-            elif d == "z":
-                out.append("\\Z")
-            elif d == "Q":
-                end = pattern.find("\\E", i + 2)
-                literal = pattern[i + 2 :] if end < 0 else pattern[i + 2 : end]
-                out.append(re.escape(literal))
-                i = n if end < 0 else end + 2
-                continue
-            else:
-                out.append(c + d)
-            i += 2
-            continue
-        if c == "[":
-            j = i + 1
-            buf = ["["]
-            if j < n and pattern[j] == "^":
-                buf.append("^")
-                j += 1
-            if j < n and pattern[j] == "]":  # a leading ] is literal in RE2
-                buf.append("\\]")
-                j += 1
-            while j < n and pattern[j] != "]":
-                ch = pattern[j]
-                if pattern.startswith("[:", j):
-                    k = pattern.find(":]", j + 2)
-                    name = pattern[j + 2 : k] if k > 0 else ""
-                    if name in _POSIX_CLASSES:
-                        buf.append(_POSIX_CLASSES[name])
-                        j = k + 2
-                        continue
-                if ch == "\\" and j + 1 < n:
-                    d = pattern[j + 1]
-                    buf.append(_SHORT_CLASSES.get(d, "") or pattern[j : j + 2])
-                    j += 2
-                    continue
-                buf.append("\\[" if ch == "[" else ch)
-                j += 1
-            buf.append("]")
-            out.append("".join(buf))
-            i = j + 1
-            continue
-        if c == "(":
-            m = _FLAG_GROUP.match(pattern, i)
-            if m and m.group(2) == ")":  # (?i) up to the end of the group -> a scoped (?i:...)
-                flags = _python_flags(m.group(1))
-                if flags:
-                    out.append(f"(?{flags}:")
-                    levels[-1].append(flags)
-                i = m.end()
-                continue
-            levels.append([])
-            if m:
-                flags = _python_flags(m.group(1))
-                out.append(f"(?{flags}:" if flags else "(?:")
-                i = m.end()
-                continue
-            out.append("(")
-        elif c == ")":
-            pending = levels.pop() if len(levels) > 1 else []
-            out.append(")" * len(pending) + ")")
-        elif c == "|" and levels[-1]:
-            pending = levels[-1]
-            out.append(")" * len(pending) + "|" + "".join(f"(?{f}:" for f in pending))
-        elif c == "$" and not multiline:
-            out.append("\\Z")
-        else:
-            out.append(c)
-        i += 1
-    out.append(")" * len(levels[0]))
-    return "".join(out)
-
-
-def _python_flags(go_flags: str) -> str:
-    """Go's `i-s` style flags without `U` (ungreedy changes which match is found, never whether one is)."""
-    on, _, off = go_flags.partition("-")
-    on, off = on.replace("U", ""), off.replace("U", "")
-    return on + ("-" + off if off else "")
+    """A Python pattern that matches what Go's regexp (RE2 syntax, as Alertmanager) matches with `pattern`
+    (collectors.go_regexp: \\Q...\\E, \\z, (?U), \\x{...}, scoped flags, ASCII classes...); ValueError where
+    Go refuses it or it cannot be evaluated."""
+    return go_regexp_to_python(pattern)
 
 
 @lru_cache(maxsize=4096)
@@ -191,8 +82,9 @@ def compile_go_regex(pattern: str) -> re.Pattern[str]:
 
     Alertmanager anchors by concatenation, `^(?:` + re + `)$`, so `a)|(b` is valid there and means
     "starts with a, or ends with b"; we concatenate the same way rather than use fullmatch.
+    ValueError (Go's message) when Alertmanager would refuse it.
     """
-    return re.compile("^(?:" + translate_go_regex(pattern) + ")\\Z")
+    return re.compile(check_alertmanager_regex(pattern))
 
 
 def _literal_alternatives(pattern: str) -> frozenset[str] | None:
@@ -209,7 +101,7 @@ def _regex_test(pattern: str, negate: bool) -> Callable[[str], bool]:
     """value -> bool for `=~`/`!~`, remembering the answer for values seen before."""
     try:
         search = compile_go_regex(pattern).search
-    except re.error as e:  # RE2-only syntax such as \\pL: the collectors refuse it; facts built by hand may not
+    except ValueError as e:  # the collectors refuse these; facts built by hand may not
         raise ValueError(f"regular expression {pattern!r} cannot be evaluated: {e}") from None
     cache: dict[str, bool] = {}
 

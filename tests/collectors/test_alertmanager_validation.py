@@ -489,7 +489,6 @@ CASES = [
         "regex-unicode-class",
         route("  routes:\n    - receiver: team-a\n      matchers:\n        - 'team=~\"\\\\pL+\"'\n"),
         True,
-        xfail="RE2's Unicode classes (\\pL, \\p{Greek}) do not exist in Python's re; we refuse a regex we could not evaluate",
     ),
     Case(
         "matcher-quoted-label-name",
