@@ -211,41 +211,103 @@ def _parse_rule_file(p: Path, text: str, warnings: list[str]) -> list[Rule]:
         log.warning("%s", msg)
         warnings.append(msg)
         docs = docs[:1]
-    starts = [line for doc in docs for line in rule_lines(doc.text, doc.start_line)]
-    for doc in docs:
-        rules.extend(_rules_of_document(doc))
-    if len(starts) == len(rules):
-        for rule, line in zip(rules, starts, strict=True):
-            rule.location.__dict__["line"] = line  # `line` is set already (None): the same as assigning it
-    else:  # flow-style or unusual layout: ask the composer, once per document
-        rules = []
-        for doc in docs:
-            rules.extend(_rules_of_document(doc, exact_lines=True))
+    per_doc = [_rules_of_document(doc) for doc in docs]
+    for doc, got in zip(docs, per_doc, strict=True):
+        lines = _checked_starts(doc, got)
+        if lines is None:  # flow style, a block scalar with a line `alert: ...`, odd indentation: ask the composer
+            got[:] = _rules_of_document(doc, exact_lines=True)
+        else:
+            for rule, line in zip(got, lines, strict=True):
+                rule.location.__dict__["line"] = line  # `line` is set already (None): the same as assigning it
+        rules.extend(got)
     return rules
 
 
 def rule_lines(text: str, first_line: int) -> list[int]:
-    """The line of every `alert:` / `record:` key of a document (`_RULE_START` at a line's start), in order.
+    """The line of every `alert:` / `record:` key of a document (`_RULE_START` at a line's start), in order."""
+    return _lines(text, first_line, _rule_keys(text))
+
+
+def _rule_keys(text: str) -> list[tuple[int, int, int]]:
+    """Every `alert:` / `record:` key at a line's start (`_RULE_START`), in order: the offsets of the word, of
+    its line's start and just after the colon.
 
     Not `_RULE_START.finditer(text)`: a pattern that may start anywhere is tried at every character
     (1 s for L's 27 MB of rule files, as long as parsing their YAML); the two words are found by
     `str.find` and only their lines tried (0.1 s). tests/collectors/test_rule_lines.py compares both."""
-    found: list[int] = []
+    found: list[tuple[int, int, int]] = []
+    match = _RULE_START.match
     for word in ("alert", "record"):
         i = text.find(word)
         while i >= 0:
-            m = _RULE_START.match(text, text.rfind("\n", 0, i) + 1)
+            bol = text.rfind("\n", 0, i) + 1
+            m = match(text, bol)
             if m is not None and m.start(1) == i:
-                found.append(i)
+                found.append((i, bol, m.end()))
             i = text.find(word, i + len(word))
     found.sort()
+    return found
+
+
+def _lines(text: str, first_line: int, keys: list[tuple[int, int, int]]) -> list[int]:
     lines: list[int] = []
     line, pos = first_line, 0
-    for i in found:  # counting on from the previous one (from the start for each was quadratic)
+    for i, _, _ in keys:  # counting on from the previous one (from the start for each was quadratic)
         line += text.count("\n", pos, i)
         pos = i
         lines.append(line)
     return lines
+
+
+def _checked_starts(doc: Document, rules: list[Rule]) -> list[int] | None:
+    """The line of each of `rules` (those of `doc`, in order) read off the text by `rule_lines`, or None when
+    the text is not the plain block style that scan assumes: one `alert:` / `record:` line per rule, at the same
+    column for every rule, in the order of the rules, `- ` on it exactly where it is the rule's first key, and the
+    rule's own name after it. A rule in flow style (`- {alert: A, ...}`) or a block scalar with a line
+    `alert: ...` fails one of these (then the composer gives the lines)."""
+    text = doc.text
+    keys = _rule_keys(text)
+    if len(keys) != len(rules):
+        return None
+    if not rules:
+        return []
+    data = doc.data
+    if is_prometheus_rule_resource(data):
+        data = data.get("spec")
+    if len({i - bol for i, bol, _ in keys}) != 1:  # one column for every rule's key
+        return None
+    # `- ` on the key's line exactly where it is the rule's first key (else it is under the item's first key)
+    raws = [raw for group in data.get("groups") or () for raw in group.get("rules") or ()]
+    find = text.find
+    if [find("-", bol, i) >= 0 for i, bol, _ in keys] != [k in _NAME_KEYS for k in map(next, map(iter, raws))]:
+        return None
+    # the rule's name after it: plain (as generators write it), else quoted or with a comment
+    ends = [end for _, _, end in keys]
+    if not all(map(text.startswith, [f" {r.name}\n" for r in rules], ends)):
+        for end, rule in zip(ends, rules, strict=True):
+            eol = find("\n", end)
+            if not _is_scalar(text[end:] if eol < 0 else text[end:eol], rule.name):
+                return None
+    return _lines(text, doc.start_line, keys)
+
+
+_NAME_KEYS = ("alert", "record")
+
+
+def _is_scalar(rest: str, name: str) -> bool:
+    """Whether `rest` (a line's text after `alert:`) is `name` as a plain or simply quoted scalar, maybe with a
+    comment after it."""
+    got = rest.strip()
+    if got == name:
+        return True
+    if " #" in got:
+        got = got.split(" #", 1)[0].rstrip()
+        if got == name:
+            return True
+    if len(got) >= 2 and got[0] == got[-1] and got[0] in "'\"":
+        inner = got[1:-1]
+        return "\\" not in inner and "'" not in inner and '"' not in inner and inner == name
+    return False
 
 
 def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
