@@ -200,6 +200,20 @@ def _fmt(seconds: float | None) -> str:
     return f"{int(seconds)}s"
 
 
+def can_page(a: Any) -> bool:
+    """Whether an alert's routes page someone, or would but for the instant (a maintenance window, a muted
+    route, a coverage hole: OWN005's concern), or may (a routing key that cannot be read)."""
+    for p in a.paths:
+        if p.outcome in ("pages", "unknown"):
+            return True
+        r = p.reason or ""
+        if p.outcome == "nobody" and (
+            r.startswith("in maintenance window") or r == "route muted at this instant" or "nobody on call" in r
+        ):
+            return True
+    return False
+
+
 class SLONoPage:
     id: ClassVar[str] = "OWN002"
     severity: ClassVar[Severity] = "warning"
@@ -215,14 +229,25 @@ class SLONoPage:
         slo_src, slo_at = source_of(ctx, "slo")
         for slo in g.slos.slos:
             fast_max = ctx.duration(self.id, "fast_burn_window", slo.service, "1h")
-            mine = [alert_rules[i] for i in index.candidates(slo) if belongs(alert_rules[i].rule, slo)]
+            at = [i for i in index.candidates(slo) if belongs(alert_rules[i].rule, slo)]
+            mine = [alert_rules[i] for i in at]
+            answer = {id(alert_rules[i]): i for i in at}
             pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]
             tickets = [sr for sr in mine if sr.rule.labels.get("sloth_severity") == "ticket"]
             windows = {id(sr): burn_windows(sr.rule.expr) for sr in pages}
             fast = [sr for sr in pages if any(w is None or w <= fast_max for w in windows[id(sr)])]
-            if fast:
+            # a fast-burn alert counts when its routes can page someone: reaching Slack only, a low-urgency
+            # PagerDuty service or a receiver with no integration is no page
+            paging = [sr for sr in fast if can_page(ctx.alerts[answer[id(sr)]])]
+            if paging:
                 continue
-            if pages:
+            if fast:
+                a = ctx.alerts[answer[id(fast[0])]]
+                why = "; ".join(
+                    sorted({f"{p.receiver}: {p.outcome}" + (f" ({p.reason})" if p.reason else "") for p in a.paths})
+                )
+                reason = f"its page alert {fast[0].rule.name} pages nobody: {why or 'no route'}"
+            elif pages:
                 longest = sorted({_fmt(w) for sr in pages for w in windows[id(sr)]})
                 reason = (
                     f"its page alert {pages[0].rule.name} has only slow-burn windows ({', '.join(longest)}; "
