@@ -27,7 +27,7 @@ from collectors.facts import (
 )
 from collectors.go_regexp import check_alertmanager_regex
 from collectors.secrets import fingerprint
-from collectors.validate import BOOL, MAPPING, STR, MapOf, check_shape, go_bool
+from collectors.validate import BOOL, INT, STR, MapOf, Strict, check_shape, go_bool
 from collectors.yamlfile import Document, load_one
 
 _TOP_KEYS = {"global", "route", "receivers", "inhibit_rules", "templates", "time_intervals", "mute_time_intervals"}
@@ -75,7 +75,6 @@ _PD_KEYS = {
     "component",
     "group",
     "http_config",
-    "timeout",
 }
 # The YAML kinds of the fields read here, as Alertmanager 0.25's Go structs have them (config.Config, Route,
 # InhibitRule, Receiver, PagerdutyConfig, GlobalConfig, TimeInterval): checked before anything is read.
@@ -99,17 +98,177 @@ _INHIBIT_SHAPE = {
     "target_matchers": [STR],
     "equal": [STR],
 }
-_PD_SHAPE = {
-    **dict.fromkeys(_PD_KEYS, STR),
-    "send_resolved": BOOL,
-    "details": MapOf(STR),
-    "images": [{"src": STR, "alt": STR, "href": STR}],
-    "links": [{"href": STR, "text": STR}],
-    "http_config": MAPPING,
+# prometheus/common's config.TLSConfig and HTTPClientConfig as Alertmanager 0.25 has them (checked with amtool)
+_TLS_SHAPE = Strict(
+    {
+        **dict.fromkeys(("ca_file", "cert_file", "key_file", "server_name", "min_version", "max_version"), STR),
+        "insecure_skip_verify": BOOL,
+    }
+)
+_HTTP_SHAPE = Strict(
+    {
+        "basic_auth": Strict(dict.fromkeys(("username", "password", "password_file"), STR)),
+        "authorization": Strict(dict.fromkeys(("type", "credentials", "credentials_file"), STR)),
+        "oauth2": Strict(
+            {
+                **dict.fromkeys(("client_id", "client_secret", "client_secret_file", "token_url", "proxy_url"), STR),
+                "scopes": [STR],
+                "endpoint_params": MapOf(STR),
+                "tls_config": _TLS_SHAPE,
+            }
+        ),
+        "bearer_token": STR,
+        "bearer_token_file": STR,
+        "tls_config": _TLS_SHAPE,
+        "proxy_url": STR,
+        "proxy_connect_header": MapOf([STR]),
+        "follow_redirects": BOOL,
+        "enable_http2": BOOL,
+    }
+)
+
+
+def _notifier(fields: dict[str, Any], http: bool = True) -> Strict:
+    """A notifier config of Alertmanager 0.25 (config/notifiers.go): send_resolved, http_config and its fields."""
+    return Strict({"send_resolved": BOOL, **({"http_config": _HTTP_SHAPE} if http else {}), **fields})
+
+
+def _strs(*names: str) -> dict[str, Any]:
+    return dict.fromkeys(names, STR)
+
+
+_PD_SHAPE = _notifier(
+    {
+        **_strs(*(_PD_KEYS - {"send_resolved", "http_config", "details", "images", "links"})),
+        "details": MapOf(STR),
+        "images": [Strict(_strs("src", "alt", "href"), "config.PagerdutyImage")],
+        "links": [Strict(_strs("href", "text"), "config.PagerdutyLink")],
+    }
+)
+# Every integration of Alertmanager 0.25 and its fields (config/notifiers.go; each field checked with amtool 0.25's
+# check-config: a key not here is "field K not found in type config.plain" there)
+_INTEGRATION_SHAPES: dict[str, Strict] = {
+    "pagerduty_configs": _PD_SHAPE,
+    "webhook_configs": _notifier({"url": STR, "max_alerts": INT}),
+    "email_configs": _notifier(
+        {
+            **_strs(
+                "to",
+                "from",
+                "hello",
+                "smarthost",
+                "auth_username",
+                "auth_password",
+                "auth_password_file",
+                "auth_secret",
+                "auth_identity",
+                "html",
+                "text",
+            ),
+            "headers": MapOf(STR),
+            "require_tls": BOOL,
+            "tls_config": _TLS_SHAPE,
+        },
+        http=False,
+    ),
+    "slack_configs": _notifier(
+        {
+            **_strs(
+                "api_url",
+                "api_url_file",
+                "channel",
+                "username",
+                "color",
+                "title",
+                "title_link",
+                "pretext",
+                "text",
+                "footer",
+                "fallback",
+                "callback_id",
+                "icon_emoji",
+                "icon_url",
+                "image_url",
+                "thumb_url",
+            ),
+            "fields": [Strict({"title": STR, "value": STR, "short": BOOL})],
+            "short_fields": BOOL,
+            "link_names": BOOL,
+            "mrkdwn_in": [STR],
+            "actions": [
+                Strict(
+                    {
+                        **_strs("type", "text", "url", "style", "name", "value"),
+                        "confirm": Strict(_strs("text", "title", "ok_text", "dismiss_text")),
+                    }
+                )
+            ],
+        }
+    ),
+    "wechat_configs": _notifier(
+        _strs(
+            "api_secret", "corp_id", "message", "api_url", "to_user", "to_party", "to_tag", "agent_id", "message_type"
+        )
+    ),
+    "opsgenie_configs": _notifier(
+        {
+            **_strs(
+                "api_key",
+                "api_key_file",
+                "api_url",
+                "message",
+                "description",
+                "source",
+                "entity",
+                "actions",
+                "tags",
+                "note",
+                "priority",
+            ),
+            "details": MapOf(STR),
+            "responders": [Strict(_strs("id", "name", "username", "type"), "config.OpsGenieConfigResponder")],
+            "update_alerts": BOOL,
+        }
+    ),
+    "victorops_configs": _notifier(
+        {
+            **_strs(
+                "api_key",
+                "api_key_file",
+                "api_url",
+                "routing_key",
+                "message_type",
+                "state_message",
+                "entity_display_name",
+                "monitoring_tool",
+            ),
+            "custom_fields": MapOf(STR),
+        }
+    ),
+    "pushover_configs": _notifier(
+        {
+            **_strs(
+                "user_key", "token", "title", "message", "url", "url_title", "sound", "priority", "retry", "expire"
+            ),
+            "html": BOOL,
+        }
+    ),
+    "sns_configs": _notifier(
+        {
+            **_strs("api_url", "topic_arn", "phone_number", "target_arn", "subject", "message"),
+            "sigv4": Strict(_strs("region", "access_key", "secret_key", "profile", "role_arn"), "sigv4.plain"),
+            "attributes": MapOf(STR),
+        }
+    ),
+    "telegram_configs": _notifier(
+        {**_strs("api_url", "bot_token", "message", "parse_mode"), "chat_id": INT, "disable_notifications": BOOL}
+    ),
+    "webex_configs": _notifier(_strs("api_url", "message", "room_id")),
+    "discord_configs": _notifier(_strs("webhook_url", "title", "message")),
 }
-_GLOBAL_SHAPE = {
-    **dict.fromkeys(
-        (
+_GLOBAL_SHAPE = Strict(
+    {
+        **_strs(
             "resolve_timeout",
             "smtp_from",
             "smtp_hello",
@@ -134,11 +293,10 @@ _GLOBAL_SHAPE = {
             "telegram_api_url",
             "webex_api_url",
         ),
-        STR,
-    ),
-    "smtp_require_tls": BOOL,
-    "http_config": MAPPING,
-}
+        "smtp_require_tls": BOOL,
+        "http_config": _HTTP_SHAPE,
+    }
+)
 _TIME_INTERVAL_SHAPE = {
     "name": STR,
     "time_intervals": [
@@ -152,14 +310,18 @@ _TIME_INTERVAL_SHAPE = {
 _SHAPE = {
     "global": _GLOBAL_SHAPE,
     "route": _ROUTE_SHAPE,
-    "receivers": [{"name": STR, "pagerduty_configs": [_PD_SHAPE]}],
+    "receivers": [Strict({"name": STR, **{k: [v] for k, v in _INTEGRATION_SHAPES.items()}})],
     "inhibit_rules": [_INHIBIT_SHAPE],
     "templates": [STR],
     "time_intervals": [_TIME_INTERVAL_SHAPE],
     "mute_time_intervals": [_TIME_INTERVAL_SHAPE],
 }
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_MATCHER = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[^\s=!~"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$', re.S)
+# pkg/labels/parse.go (0.25): `^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s).*?)\s*$`, Go's ASCII \s
+_GO_TRIM = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"  # unicode.IsSpace
+_MATCHER = re.compile(
+    r"\A[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*\Z", re.S
+)
 _WEEKDAYS = {d: i for i, d in enumerate(["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"])}
 _MONTHS = {
     m: i + 1
@@ -189,54 +351,73 @@ def check_regex(value: str) -> None:
     check_alertmanager_regex(value)
 
 
-def _unquote(s: str) -> str:
-    if len(s) >= 2 and s[0] == '"' and s[-1] == '"':
-        body = s[1:-1]
-        return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), body)
-    return s
-
-
 def _split_matchers(text: str) -> list[str]:
-    s = text.strip()
-    if s.startswith("{") and s.endswith("}"):
-        s = s[1:-1]
-    parts, cur, quoted, esc = [], "", False, False
+    """Alertmanager 0.25's labels.ParseMatchers: `{` and `}` trimmed (each, as they are), split at commas outside
+    double quotes; the last token is trimmed and dropped when empty, the others kept as they are (`,a=b` has an
+    empty first matcher)."""
+    s = text.removeprefix("{").removesuffix("}")
+    tokens: list[str] = []
+    token: list[str] = []
+    inside_quotes = escaped = False
     for ch in s:
-        if esc:
-            cur += ch
-            esc = False
+        if ch == ",":
+            if not inside_quotes:
+                tokens.append("".join(token))
+                token = []
+                continue
+        elif ch == '"':
+            if not escaped:
+                inside_quotes = not inside_quotes
+            else:
+                escaped = False
+        elif ch == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        token.append(ch)
+    last = "".join(token).strip(_GO_TRIM)
+    if last:
+        tokens.append(last)
+    return tokens
+
+
+def _parse_matcher(s: str) -> Matcher:
+    """Alertmanager 0.25's labels.ParseMatcher: `name op value`, the value optionally double-quoted, unescaped."""
+    m = _MATCHER.match(s)
+    if not m:
+        raise ValueError(f"bad matcher format: {s}")
+    name, op, raw = m.groups()
+    expect_quote = raw.startswith('"')
+    body = raw[1:] if expect_quote else raw
+    value: list[str] = []
+    escaped = False
+    for i, ch in enumerate(body):
+        if escaped:
+            escaped = False
+            value.append({"n": "\n", '"': '"', "\\": "\\"}.get(ch, "\\" + ch))
             continue
         if ch == "\\":
-            cur += ch
-            esc = True
-            continue
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            parts.append(cur)
-            cur = ""
-            continue
-        cur += ch
-    if cur.strip():
-        parts.append(cur)
-    return [p for p in parts if p.strip()]
+            if i < len(body) - 1:
+                escaped = True
+                continue
+            value.append("\\")
+        elif ch == '"':
+            if not expect_quote or i < len(body) - 1:
+                raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+            expect_quote = False
+        else:
+            value.append(ch)
+    if expect_quote:
+        raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+    text = "".join(value)
+    if op in ("=~", "!~"):
+        check_regex(text)
+    return Matcher(name=name, op=op, value=text)  # type: ignore[arg-type]
 
 
 def parse_matchers(text: str) -> list[Matcher]:
-    """Alertmanager's matcher syntax: `name="value"`, `name=~"re"`, several in `{...}` with commas."""
-    out = []
-    for part in _split_matchers(text):
-        m = _MATCHER.match(part)
-        if not m:
-            raise ValueError(f"bad matcher format: {part.strip()}")
-        name, op, value = _unquote(m.group(1)), m.group(2), m.group(3)
-        if value.startswith('"') and not (value.endswith('"') and len(value) >= 2):
-            raise ValueError(f"bad matcher format: {part.strip()}")
-        value = _unquote(value)
-        if op in ("=~", "!~"):
-            check_regex(value)
-        out.append(Matcher(name=name, op=op, value=value))  # type: ignore[arg-type]
-    return out
+    """Alertmanager 0.25's matcher syntax: `name="value"`, `name=~"re"`, several in `{...}` with commas."""
+    return [_parse_matcher(token) for token in _split_matchers(text)]
 
 
 class _Ctx:
@@ -287,7 +468,11 @@ def load_alertmanager_config(
     if route.mute_time_intervals or route.active_time_intervals:
         raise ctx.fail("root route must not have any mute time intervals", "route")
     _check_route_refs(ctx, route, names, interval_names, ("route",))
-    inhibit = [_inhibit(ctx, r, ("inhibit_rules", i)) for i, r in enumerate(data.get("inhibit_rules") or [])]
+    # a null rule: amtool check-config accepts it (Go's nil *InhibitRule); it holds nothing, so it is left out (a
+    # null route, receiver or notifier entry makes amtool panic: those stay refused)
+    inhibit = [
+        _inhibit(ctx, r, ("inhibit_rules", i)) for i, r in enumerate(data.get("inhibit_rules") or []) if r is not None
+    ]
     return AlertmanagerFacts(
         route=route,
         receivers=receivers,
@@ -331,8 +516,10 @@ def _old_matchers(ctx: _Ctx, raw: dict, eq_key: str, re_key: str, path: tuple) -
     for k, v in ctx.doc.text_of(raw.get(re_key) or {}, *path, re_key).items():
         if not _LABEL_NAME.match(str(k)):
             raise ctx.fail(f'"{k}" is not a valid label name', *path, re_key)
+        if v is None:  # config.Regexp's UnmarshalYAML is not called for null: MatchRegexps refuses the nil regexp
+            raise ctx.fail(f'invalid regexp value for "{k}"', *path, re_key, k)
         try:
-            check_regex("" if v is None else str(v))
+            check_regex(str(v))
         except ValueError as e:
             raise ctx.fail(str(e), *path, re_key) from None
         out.append(Matcher(name=str(k), op="=~", value="" if v is None else str(v)))
@@ -344,9 +531,9 @@ def _new_matchers(ctx: _Ctx, raw: dict, key: str, path: tuple) -> list[Matcher]:
     items = raw.get(key) or []
     if not isinstance(items, list):
         raise ctx.fail(f"{key} must be a list of strings", *path, key)
-    for i, text in enumerate(items):
+    for i, text in enumerate(_go_strs(ctx, items, *path, key)):  # a null item is "": no matcher, as amtool
         try:
-            out.extend(parse_matchers(str(text)))
+            out.extend(parse_matchers(text))
         except ValueError as e:
             raise ctx.fail(str(e), *path, key, i) from None
     return out
@@ -373,15 +560,15 @@ def _route(ctx: _Ctx, raw: Any, path: tuple, root: bool = False) -> Route:
         elif k not in _ROUTE_KEYS:
             raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
     matchers = _old_matchers(ctx, raw, "match", "match_re", path) + _new_matchers(ctx, raw, "matchers", path)
-    group_by = raw.get("group_by")
+    group_by = None if raw.get("group_by") is None else _go_strs(ctx, raw.get("group_by"), *path, "group_by")
     if group_by is not None:
         seen = set()
-        for g in group_by:
+        for g in group_by:  # (a null item is "", as Go reads it into []string)
             if g in seen:
-                raise ctx.fail(f"duplicated label {g!r} in group_by", *path, "group_by")
+                raise ctx.fail(f'duplicated label "{g}" in group_by', *path, "group_by")
             seen.add(g)
-            if g != "..." and not _LABEL_NAME.match(str(g)):
-                raise ctx.fail(f'"{g}" is not a valid label name', *path, "group_by")
+            if g != "..." and not _LABEL_NAME.match(g):
+                raise ctx.fail(f'invalid label name "{g}" in group_by list', *path, "group_by")
         if "..." in group_by and len(group_by) > 1:
             raise ctx.fail("cannot have wildcard group_by (`...`) and other labels at the same time", *path, "group_by")
     gi = _duration(ctx, raw, "group_interval", path)
@@ -464,15 +651,18 @@ def _receivers(ctx: _Ctx, raw: Any, global_: dict) -> list[Receiver]:
                 continue
             if not k.endswith("_configs"):
                 raise ctx.fail(f"field {k} not found in type config.plain", *path, k)
+            if v is None:
+                continue
             if not isinstance(v, list):
                 raise ctx.fail(f"{k} must be a list", *path, k)
-            for j, conf in enumerate(v):
+            entries = list(enumerate(v))
+            for j, conf in entries:
                 _check_integration(ctx, k, conf, global_, (*path, k, j))
             if k == "pagerduty_configs":
-                for j, pd in enumerate(v):
+                for j, pd in entries:
                     pds.append(_pagerduty(ctx, pd, (*path, k, j)))
-            elif v:
-                other.extend([k.removesuffix("_configs")] * len(v))
+            elif entries:
+                other.extend([k.removesuffix("_configs")] * len(entries))
         out.append(Receiver(name=name, pagerduty=pds, integrations=other, location=ctx.loc(*path)))
     return out
 
@@ -525,6 +715,17 @@ _REQUIRED = (
 )
 
 
+# Integrations whose URL defaults to a `global:` URL that has a default of its own: set to null there, it is unset
+# (integration, inline key, global key, Alertmanager's message)
+_GLOBAL_DEFAULT_URLS = (
+    ("pagerduty_configs", "url", "pagerduty_url", "no global PagerDuty URL set"),
+    ("opsgenie_configs", "api_url", "opsgenie_api_url", "no global OpsGenie URL set"),
+    ("wechat_configs", "api_url", "wechat_api_url", "no global Wechat URL set"),
+    ("victorops_configs", "api_url", "victorops_api_url", "no global VictorOps URL set"),
+    ("webex_configs", "api_url", "webex_api_url", "no global Webex URL set"),
+)
+
+
 def _url_error(value: Any) -> str | None:
     """Alertmanager's URL check (config.parseURL), or None when `value` is a usable URL."""
     if value == "<secret>":  # a secret URL as a running Alertmanager shows it (/api/v2/status)
@@ -553,9 +754,23 @@ def _host_port_error(value: Any) -> str | None:
     return None
 
 
+def _go_duration_error(text: str) -> str | None:
+    """prometheus/common model.ParseDuration's refusal of `text`, in its words, or None."""
+    if text == "":
+        return "empty duration string"
+    try:
+        parse_duration(text)
+    except ValueError:
+        return f'not a valid duration string: "{text}"'
+    return None
+
+
 def _check_global(ctx: _Ctx, global_: Any) -> None:
     if not isinstance(global_, dict):
         raise ctx.fail("global must be a mapping", "global")
+    timeout = _go_str(ctx, global_.get("resolve_timeout"), "global", "resolve_timeout")
+    if timeout is not None and (err := _go_duration_error(timeout)):
+        raise ctx.fail(err, "global", "resolve_timeout")
     for key in _GLOBAL_URLS:
         if global_.get(key) is not None and (err := _url_error(global_[key])):
             raise ctx.fail(f"{key}: {err}", "global", key)
@@ -567,6 +782,9 @@ def _check_integration(ctx: _Ctx, kind: str, raw: Any, global_: dict, path: tupl
     """What Alertmanager refuses in one notifier config: missing settings, bad URLs."""
     if not isinstance(raw, dict):
         raise ctx.fail(f"{kind} entries must be mappings", *path)
+    for integration, key, global_key, message in _GLOBAL_DEFAULT_URLS:
+        if integration == kind and raw.get(key) is None and global_key in global_ and global_[global_key] is None:
+            raise ctx.fail(message, *path)
     for integration, inline, from_global, message in _REQUIRED:
         if integration == kind and not any(raw.get(k) for k in inline) and not any(global_.get(k) for k in from_global):
             raise ctx.fail(message, *path)
@@ -623,7 +841,9 @@ def _time_intervals(ctx: _Ctx, data: dict) -> list[TimeInterval]:
     for key in [k for k in data if k in ("mute_time_intervals", "time_intervals")]:  # file order: 2nd is the dup
         for i, raw in enumerate(data.get(key) or []):
             path = (key, i)
-            name = _go_str(ctx, (raw or {}).get("name"), *path, "name")
+            if raw is None:  # amtool accepts a null entry (Go's nil pointer, skipped); it names no interval
+                continue
+            name = _go_str(ctx, raw.get("name"), *path, "name")
             if not name:
                 raise ctx.fail("missing name in time interval", *path)
             if name in seen:
@@ -656,6 +876,9 @@ def _ranges(items: list, what: str) -> list[tuple[int, int]]:
     """Alertmanager's `a:b` (or single `a`) ranges of weekdays, days of month, months or years."""
     out = []
     for item in items:
+        if item is None:  # Go's zero InclusiveRange {0, 0}: Sunday; no day, month or year
+            out.append((0, 0))
+            continue
         text = str(item).lower()
         parts = text.split(":")
         if len(parts) > 2:
@@ -695,6 +918,9 @@ def _interval_spec(raw: dict) -> TimeIntervalSpec:
             raise ValueError(f"field {k} not found in type timeinterval.plain")
     times = []
     for t in raw.get("times") or []:
+        if t is None:  # Go's zero TimeRange 00:00-00:00: no minute
+            times.append(TimeRange(start_minute=0, end_minute=0))
+            continue
         if not isinstance(t, dict) or not t.get("start_time") or not t.get("end_time"):
             raise ValueError("both start and end times must be provided")
         s, e = _hm(t["start_time"]), _hm(t["end_time"])

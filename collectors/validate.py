@@ -71,7 +71,16 @@ class MapOf:
         self.value = value
 
 
-Shape = Any  # _Kind | list | MapOf | dict[str, Shape]
+class Strict:
+    """A Go struct read with yaml.UnmarshalStrict (Alertmanager): its fields' shapes, and any other key refused at its
+    line in Go's words, `field KEY not found in type TYPE` (the key is named, its value never shown)."""
+
+    def __init__(self, fields: dict[str, Any], type_name: str = "config.plain"):
+        self.fields = fields
+        self.type_name = type_name
+
+
+Shape = Any  # _Kind | list | MapOf | Strict | dict[str, Shape]
 
 # the plain scalars yaml.v2 reads as booleans (YAML 1.1); yaml-rs reads most of them as strings
 _GO_BOOLS = {
@@ -94,7 +103,7 @@ def _expected(shape: Shape) -> str:
         item = shape[0]
         if item is STR:
             return "a list of strings"
-        if isinstance(item, dict | MapOf) or item is MAPPING:
+        if isinstance(item, dict | MapOf | Strict) or item is MAPPING:
             return "a list of mappings"
         return "a list"
     if isinstance(shape, MapOf) and shape.value is STR:
@@ -162,6 +171,13 @@ def check_shape(doc: Document, shape: Shape, data: Any = None, path: tuple[str |
                 todo.extend(reversed([(shape.value, v, (*at, k)) for k, v in value.items()]))
             elif ok and isinstance(shape, dict):
                 todo.extend(reversed([(shape[k], v, (*at, k)) for k, v in value.items() if k in shape]))
+            elif ok and isinstance(shape, Strict):
+                for k in value:
+                    if k not in shape.fields:
+                        raise InputError(
+                            f"field {k} not found in type {shape.type_name}", file=doc.file, line=doc.line_of(*at, k)
+                        )
+                todo.extend(reversed([(shape.fields[k], v, (*at, k)) for k, v in value.items()]))
         if not ok:
             field = ".".join(str(x) for x in at) or "document"
             raise InputError(

@@ -494,13 +494,11 @@ CASES = [
         "matcher-quoted-label-name",
         route('  routes:\n    - receiver: team-a\n      matchers:\n        - \'"service"="api"\'  # <-\n'),
         False,
-        xfail="we read Alertmanager 0.27's UTF-8 matcher syntax (quoted label names); 0.25 refuses it",
     ),
     Case(
         "matcher-unicode-label-name",
         route("  routes:\n    - receiver: team-a\n      matchers:\n        - 'équipe=\"données\"'  # <-\n"),
         False,
-        xfail="we read Alertmanager 0.27's UTF-8 matcher syntax (UTF-8 label names); 0.25 refuses it",
     ),
 ]
 
