@@ -487,7 +487,28 @@ def load_config(path: Path | str) -> LoadedConfig:
     doc = load_one(p)
     if not isinstance(doc.data, dict):
         raise InputError("the config must be a mapping", file=str(p), line=doc.start_line)
+    _unique_source_names(doc)
     return LoadedConfig(validate(Config, doc), p.resolve())
+
+
+def _unique_source_names(doc: Any) -> None:
+    """A source name given twice, at the line of the second (Config._unique_names, which says the same, has no
+    line to give: its error is the whole document's)."""
+    sources = doc.data.get("sources")
+    if not isinstance(sources, list):
+        return
+    first: dict[str, int] = {}
+    for i, s in enumerate(sources):
+        name = s.get("name") if isinstance(s, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            raise InputError(
+                f"sources.{i}.name: source name {name!r} used twice (first: sources.{first[name]})",
+                file=doc.file,
+                line=doc.line_of("sources", i, "name"),
+            )
+        first[name] = i
 
 
 def default_config_path() -> Path:

@@ -78,6 +78,23 @@ class _Missing(Exception):
         self.field = field
 
 
+class _Bad(Exception):
+    """A value of the wrong kind: where it is in the item (keys and list indices) and what is wrong with it."""
+
+    def __init__(self, path: tuple[str | int, ...], msg: str):
+        self.path = path
+        self.msg = msg
+
+
+def _as(fn: Callable[[Any], Any], obj: dict, key: str, at: tuple[str | int, ...] = (), optional: bool = False) -> Any:
+    """`fn` of `obj[key]` (`obj.get(key)` when `optional`); a value `fn` refuses is a `_Bad` naming `at` + key."""
+    v = obj.get(key) if optional else _get(obj, key)
+    try:
+        return fn(v)
+    except (TypeError, ValueError) as e:
+        raise _Bad((*at, key), str(e)) from None
+
+
 def _get(obj: dict, *path: str) -> Any:
     cur: Any = obj
     for k in path:
@@ -123,18 +140,21 @@ def service_from_api(s: dict) -> PDService:
 def policy_from_api(p: dict) -> PDEscalationPolicy:
     levels = []
     for n, r in enumerate(_get(p, "escalation_rules"), start=1):
+        at = ("escalation_rules", n - 1)
         targets = []
         for t in _get(r, "targets"):
             typ = str(_get(t, "type")).replace("_reference", "")
             if typ in ("user", "schedule"):
                 targets.append(PDTarget(type=typ, id=_get(t, "id")))  # type: ignore[arg-type]
         levels.append(
-            PDLevel(level=n, escalation_delay_in_minutes=int(_get(r, "escalation_delay_in_minutes")), targets=targets)
+            PDLevel(
+                level=n, escalation_delay_in_minutes=_as(int, r, "escalation_delay_in_minutes", at), targets=targets
+            )
         )
     return PDEscalationPolicy(
         id=_get(p, "id"),
         name=_get(p, "name"),
-        num_loops=int(p.get("num_loops") or 0),
+        num_loops=_as(lambda v: int(v or 0), p, "num_loops", optional=True),
         levels=levels,
         teams=[t["id"] for t in p.get("teams") or []],
     )
@@ -142,14 +162,15 @@ def policy_from_api(p: dict) -> PDEscalationPolicy:
 
 def schedule_from_api(s: dict) -> PDSchedule:
     layers = []
-    for la in s.get("schedule_layers") or []:
+    for k, la in enumerate(s.get("schedule_layers") or []):
+        at = ("schedule_layers", k)
         layers.append(
             PDScheduleLayer(
                 name=la.get("name"),
-                start=_ts(_get(la, "start")),
-                end=_ts(la.get("end")),  # type: ignore[arg-type]
-                rotation_virtual_start=_ts(_get(la, "rotation_virtual_start")),  # type: ignore[arg-type]
-                rotation_turn_length_seconds=int(_get(la, "rotation_turn_length_seconds")),
+                start=_as(_ts, la, "start", at),
+                end=_as(_ts, la, "end", at, optional=True),
+                rotation_virtual_start=_as(_ts, la, "rotation_virtual_start", at),
+                rotation_turn_length_seconds=_as(int, la, "rotation_turn_length_seconds", at),
                 users=[_get(u, "user", "id") for u in _get(la, "users")],
                 restrictions=la.get("restrictions") or [],
             )
@@ -169,10 +190,10 @@ def oncall_from_api(o: dict) -> PDOnCall:
     return PDOnCall(
         user_id=_get(o, "user", "id"),
         escalation_policy_id=_get(o, "escalation_policy", "id"),
-        escalation_level=int(_get(o, "escalation_level")),
+        escalation_level=_as(int, o, "escalation_level"),
         schedule_id=_ref_id(o.get("schedule")),
-        start=_ts(o.get("start")),
-        end=_ts(o.get("end")),
+        start=_as(_ts, o, "start", optional=True),
+        end=_as(_ts, o, "end", optional=True),
     )
 
 
@@ -195,9 +216,9 @@ def incident_from_api(i: dict) -> PDIncident:
         urgency=i.get("urgency", "high"),
         service_id=_get(i, "service", "id"),
         escalation_policy_id=_ref_id(i.get("escalation_policy")),
-        created_at=_ts(_get(i, "created_at")),  # type: ignore[arg-type]
-        last_status_change_at=_ts(i.get("last_status_change_at")),
-        resolved_at=_ts(i.get("resolved_at")),
+        created_at=_as(_ts, i, "created_at"),
+        last_status_change_at=_as(_ts, i, "last_status_change_at", optional=True),
+        resolved_at=_as(_ts, i, "resolved_at", optional=True),
         assignees=[a["assignee"]["id"] for a in i.get("assignments") or [] if a.get("assignee")],
     )
 
@@ -207,7 +228,7 @@ def log_entry_from_api(e: dict) -> PDLogEntry:
     return PDLogEntry(
         id=_get(e, "id"),
         type=_get(e, "type"),
-        created_at=_ts(_get(e, "created_at")),  # type: ignore[arg-type]
+        created_at=_as(_ts, e, "created_at"),
         incident_id=_ref_id(e.get("incident")),
         service_id=_ref_id(e.get("service")),
         agent_type=agent.get("type"),
@@ -219,8 +240,8 @@ def log_entry_from_api(e: dict) -> PDLogEntry:
 def mw_from_api(m: dict) -> PDMaintenanceWindow:
     return PDMaintenanceWindow(
         id=_get(m, "id"),
-        start_time=_ts(_get(m, "start_time")),
-        end_time=_ts(_get(m, "end_time")),  # type: ignore[arg-type]
+        start_time=_as(_ts, m, "start_time"),
+        end_time=_as(_ts, m, "end_time"),
         services=[s["id"] for s in m.get("services") or []],
         description=m.get("description"),
     )
@@ -252,15 +273,23 @@ def _convert(ep: str, items: list[dict], source: str, where: str | None) -> list
     for n, obj in enumerate(items):
         try:
             converted.append(conv(obj))
-        except (_Missing, TypeError, ValueError, AttributeError, KeyError) as e:
+        except (_Bad, _Missing, TypeError, ValueError, AttributeError, KeyError) as e:
             ident = obj.get("id") if isinstance(obj, dict) else None
             ident = ident if isinstance(ident, str) else None
-            what = f"missing required field {e.field!r}" if isinstance(e, _Missing) else _item_error(e)
+            path: tuple[str | int, ...] = ()
+            if isinstance(e, _Bad):
+                path = e.path
+                what = f"{_dotted(e.path)}: {e.msg}"
+            elif isinstance(e, _Missing):
+                path = tuple(e.field.split("."))
+                what = f"missing required field {e.field!r}"
+            else:
+                what = _item_error(e)
             raise InputError(
                 f"{ep}[{n}]{' ' + ident if ident else ''}: {what}",
                 file=where,
                 source=None if where else source,
-                line=_line_of_id(where, ident),
+                line=_line_in_file(where, (ep, n, *path), ident),
             ) from None
     return converted
 
@@ -292,15 +321,76 @@ def _finish(out: dict[str, list]) -> PagerDutyFacts:
     return PagerDutyFacts(**out)
 
 
-def _line_of_id(file: str | None, ident: str | None) -> int | None:
-    if not file or not ident:
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path).lstrip(".")
+
+
+def _line_in_file(file: str | None, path: tuple[str | int, ...], ident: str | None) -> int | None:
+    """The line in a JSON file of the value at `path` (endpoint, index, then a field's path in the item), or of the
+    deepest part of it there; where that is the item itself, its id's line when it has one. None without a file."""
+    if not file:
         return None
     try:
         text = Path(file).read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeError):
         return None
-    m = re.search(r'"id"\s*:\s*"' + re.escape(ident) + '"', text)
-    return text.count("\n", 0, m.start()) + 1 if m else None
+    line, depth = json_line(text, path)
+    if depth <= 2 and ident:
+        line, depth = json_line(text, (*path[:2], "id"))
+    return line
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def json_line(text: str, path: tuple[str | int, ...]) -> tuple[int | None, int]:
+    """The (1-based) line where the value at `path` (object keys and array indices) starts in a JSON text, or that
+    of the deepest value of `path` there is (None: not even the first), and how many elements of `path` were
+    found. Values passed over are skipped by the json module's scanner, so a 100 MB export is walked at C speed;
+    of a key given twice, the last (what `json.loads` keeps)."""
+    ws = _WS.match
+    skip = _DECODER.raw_decode
+    scan = json.decoder.scanstring  # type: ignore[attr-defined]
+    i = ws(text, 0).end()
+    found: int | None = None
+    depth = 0
+    try:
+        for key in path:
+            if isinstance(key, str) and text[i] == "{":
+                i = ws(text, i + 1).end()
+                at = -1
+                while text[i] == '"':
+                    k, i = scan(text, i + 1)
+                    i = ws(text, i).end()
+                    if text[i] != ":":
+                        break
+                    i = ws(text, i + 1).end()
+                    if k == key:
+                        at = i
+                    i = ws(text, skip(text, i)[1]).end()
+                    if text[i] != ",":
+                        break
+                    i = ws(text, i + 1).end()
+                if at < 0:
+                    break
+                i = at
+            elif isinstance(key, int) and text[i] == "[":
+                i = ws(text, i + 1).end()
+                for _ in range(key):
+                    i = ws(text, skip(text, i)[1]).end()
+                    if text[i] != ",":
+                        return found, depth
+                    i = ws(text, i + 1).end()
+                if text[i] == "]":
+                    break
+            else:
+                break
+            found = text.count("\n", 0, i) + 1
+            depth += 1
+    except (ValueError, IndexError):  # not JSON there (json.JSONDecodeError is a ValueError)
+        pass
+    return found, depth
 
 
 # A large export is parsed in a forked child that writes the cache entry, and read from there: the collectors

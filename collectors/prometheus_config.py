@@ -160,4 +160,73 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
                 )
             for t in sc.get("targets") or []:
                 ams.append(f"{scheme}://{t}{prefix}")
-    return PrometheusConfig(ext, relabels, ams, [str(x) for x in data.get("rule_files") or []], ev)
+    rule_files = [str(x) for x in data.get("rule_files") or []]
+    if strict:
+        _rule_files_exist(doc, p.parent, rule_files)
+    return PrometheusConfig(ext, relabels, ams, rule_files, ev)
+
+
+def _rule_files_exist(doc: Any, base: Path, rule_files: list[str]) -> None:
+    """As promtool check config: every entry a pattern Go's filepath.Glob reads, and one named without `*` must
+    be there (a pattern with `*` may match none); at the line of the entry."""
+    for i, rf in enumerate(rule_files):
+        if not _go_pattern_ok(rf):
+            raise InputError(
+                f"rule_files: {rf!r}: syntax error in pattern", file=doc.file, line=doc.line_of("rule_files", i)
+            )
+        if "*" in rf:
+            continue
+        root = Path(rf) if Path(rf).is_absolute() else base / rf
+        if any(c in rf for c in "?[\\"):  # still a pattern to Go's filepath.Glob
+            anchor = Path(root.anchor) if root.is_absolute() else base
+            found = list(anchor.glob(str(root.relative_to(anchor)) if root.is_absolute() else rf))
+        else:
+            found = [root] if root.exists() else []
+        if not found:
+            raise InputError(
+                f"rule_files: {rf!r} does not point to an existing file",
+                file=doc.file,
+                line=doc.line_of("rule_files", i),
+            )
+
+
+def _go_pattern_ok(pat: str) -> bool:
+    """Whether Go's path/filepath.Match syntax reads `pat` (on Unix: `\\` escapes; a `[...]` class is closed, not
+    empty, its range ends neither `-` nor `]` unescaped)."""
+    i, n = 0, len(pat)
+
+    def esc(j: int) -> int:  # one class character at j; the index after it, or -1
+        if j >= n or pat[j] in "-]":
+            return -1
+        if pat[j] == "\\":
+            j += 1
+            if j >= n:
+                return -1
+        return j + 1
+
+    while i < n:
+        c = pat[i]
+        if c == "\\":
+            if i + 1 >= n:
+                return False
+            i += 2
+        elif c == "[":
+            i += 1
+            if i < n and pat[i] == "^":
+                i += 1
+            ranges = 0
+            while True:
+                if i < n and pat[i] == "]" and ranges > 0:
+                    i += 1
+                    break
+                i = esc(i)
+                if i < 0:
+                    return False
+                if i < n and pat[i] == "-":
+                    i = esc(i + 1)
+                    if i < 0:
+                        return False
+                ranges += 1
+        else:
+            i += 1
+    return True

@@ -144,10 +144,31 @@ def _text(data: bytes, path: Path) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text: {e.reason}", file=str(path)) from None
+        raise InputError(_not_utf8(data, e), file=str(path), line=_line_at(data, e.start)) from None
     if "\r" in text:  # what text mode's universal newlines make of \r\n and \r
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
+
+
+def _not_utf8(data: bytes, e: UnicodeDecodeError) -> str:
+    """What is wrong, without the bytes (they may be a secret's): UTF-16 and UTF-32 told by their byte order mark."""
+    for bom, name in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
+        if data.startswith(bom):
+            return f"not UTF-8 text: {name} (its byte order mark starts the file)"
+    bol = max(data.rfind(b"\n", 0, e.start), data.rfind(b"\r", 0, e.start)) + 1
+    col = len(data[bol : e.start].decode("utf-8")) + 1  # valid UTF-8 up to the bad byte
+    return f"not UTF-8 text: {e.reason} at column {col}"
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    """The (1-based) line of the byte at `offset`, lines ended as text mode ends them (\\n, \\r\\n, \\r)."""
+    head = data[:offset]
+    return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
 
 def file_digest(path: Path) -> str:
