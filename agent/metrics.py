@@ -193,6 +193,21 @@ def _log_users(graph: OwnershipGraph, incidents: set[str] | None = None) -> dict
     return out
 
 
+def _slos_paging(g: Any, alerts: list[Any]) -> list[tuple[Any, bool]]:
+    """Each SLO and whether one of its burn-rate alerts pages now, by the rules linked to it (OWN002's link,
+    `slo_alerts`; the SLO's name alone mixed up SLOs of one name in two services). `alerts`: every alerting
+    rule's answer, in `g.alert_rules()` order."""
+    from rules.checks.own002_slo_no_page import slo_alerts
+
+    linked = slo_alerts(g)
+    aligned = len(alerts) == len(g.alert_rules())
+    out = []
+    for slo in g.slos.slos:
+        positions = linked.get((slo.service, slo.name), []) if aligned else []
+        out.append((slo, any(alerts[i].pages for i in positions)))
+    return out
+
+
 def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     """Every ownership_* gauge for one snapshot, with bounded label values."""
     g = inp.graph
@@ -204,13 +219,10 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     # whose burn-rate alert pages; and the alerts per set of PagerDuty services they reach (the engineers'
     # paging surface, below). The sums are of whole numbers: any grouping gives the same.
     per_service: Counter[tuple[str, str]] = Counter()
-    paging_slos: set[str] = set()
     alerts_of: Counter[frozenset[str]] = Counter()
     for a in inp.alerts:
         if a.pages:
             urgency = "high"
-            if a.slo:
-                paging_slos.add(a.slo)
         else:
             urgency = "low" if a.notifies_only else "none"
         for name in a.services or [""]:
@@ -258,8 +270,8 @@ def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:
     slos = _Family(
         "ownership_slos", "SLOs, and whether a burn-rate alert of theirs pages someone.", ("service", "team", "paging")
     )
-    for slo in g.slos.slos:
-        slos.add(1, svc_b(slo.service), team_for(slo.service), "true" if slo.name in paging_slos else "false")
+    for slo, pages in _slos_paging(g, inp.alerts):
+        slos.add(1, svc_b(slo.service), team_for(slo.service), "true" if pages else "false")
 
     # ---- catalog services by team and owner
     services = _Family("ownership_services", "Catalog services by team, owned or not.", ("team", "owned"))

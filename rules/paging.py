@@ -218,10 +218,21 @@ class PagingResolver:
         self.tested = {name: _tested_values(am.route) for name, am in graph.alertmanagers.items()}
         self.people_by_pd = {p.pagerduty_user_id: p for p in graph.catalog.people if p.pagerduty_user_id}
         self.pd_users = {u.id: u for u in graph.pagerduty.users}
-        self.slo_by_alert = {s.page_alert: s.name for s in graph.slos.slos if s.page_alert}
-        for r in graph.slos.generated_rules:
-            if r.labels.get("sloth_slo"):
-                self.slo_by_alert.setdefault(r.name, r.labels["sloth_slo"])
+        self._slo_of_rule: dict[int, str] | None = None  # id(rule) -> the SLO it is a burn-rate alert of
+
+    def slo_of(self, rule: Rule) -> str | None:
+        """The name of the SLO an alerting rule is a burn-rate alert of (OWN002's link: by the spec's alert name,
+        Sloth labels or a selector of its `sloth_id`), or None."""
+        if self._slo_of_rule is None:
+            from rules.checks.own002_slo_no_page import slo_alerts
+
+            rules = self.g.alert_rules()
+            by: dict[int, str] = {}
+            for (_, name), positions in slo_alerts(self.g).items():
+                for i in positions:
+                    by.setdefault(id(rules[i].rule), name)
+            self._slo_of_rule = by
+        return self._slo_of_rule.get(id(rule))
 
     # ---- people
 
@@ -357,7 +368,7 @@ class PagingResolver:
             "open_labels": sorted(labels.open),
             "services": self.g.services_of_labels(fixed),
             "runbook": annotations.get("runbook_url") or annotations.get("runbook"),
-            "slo": self.slo_by_alert.get(name),
+            "slo": self.slo_of(rule),
             "paths": paths,
             "pages": pages,
             "notifies_only": notifies and not pages,

@@ -147,12 +147,25 @@ def _alert_fires(g: OwnershipGraph, names: set[str], service: str, at: datetime)
 
 
 def _slo_alert_names(g: OwnershipGraph, slo: SLO) -> set[str]:
-    names = {n for n in (slo.page_alert, slo.ticket_alert) if n}
-    for sr in g.alert_rules():
-        lab = sr.rule.labels
-        if lab.get("sloth_slo") == slo.name and lab.get("sloth_service", slo.service) == slo.service:
-            names.add(sr.rule.name)
-    return names
+    """The spec's alert names and those of the rules linked to the SLO (OWN002's link, `slo_alerts`)."""
+    page, ticket = _slo_alerts_by_severity(g, slo)
+    return {n for n in (slo.page_alert, slo.ticket_alert) if n} | set(page) | set(ticket)
+
+
+def _slo_alerts_by_severity(g: OwnershipGraph, slo: SLO) -> tuple[list[str], list[str]]:
+    """(page, ticket) alert names of the rules linked to the SLO (a rule labelled `sloth_severity: ticket` is
+    a ticket alert, any other a page)."""
+    from rules.checks.own002_slo_no_page import slo_alerts
+
+    rules = g.alert_rules()
+    page: list[str] = []
+    ticket: list[str] = []
+    for i in slo_alerts(g).get((slo.service, slo.name), []):
+        r = rules[i].rule
+        bucket = ticket if r.labels.get("sloth_severity") == "ticket" else page
+        if r.name not in bucket:
+            bucket.append(r.name)
+    return page, ticket
 
 
 def _pd_service_ids(g: OwnershipGraph, service: str) -> set[str]:
@@ -408,11 +421,14 @@ class _Builder:
             )
             q.evidence.append(self.times.cite(f"SLI of {slo.name}: {sli}", "slo", tag="SLI"))
             names = _slo_alert_names(self.g, slo)
-            paging_names = sorted(a.alert for a in self.pages.alerts if a.slo == slo.name and a.pages)
+            paging_names = sorted({a.alert for a in self.pages.alerts if a.slo == slo.name and a.pages})
+            page, ticket = _slo_alerts_by_severity(self.g, slo)
+            page_text = slo.page_alert or ", ".join(page) or "none (disabled)"
+            ticket_text = slo.ticket_alert or ", ".join(ticket) or "none"
             q.evidence.append(
                 self.times.cite(
-                    f"burn-rate alerts of {slo.name}: page {slo.page_alert or 'none (disabled)'}, ticket "
-                    f"{slo.ticket_alert or 'none'}; paging now: {', '.join(paging_names) or 'none'}",
+                    f"burn-rate alerts of {slo.name}: page {page_text}, ticket "
+                    f"{ticket_text}; paging now: {', '.join(paging_names) or 'none'}",
                     "slo",
                     tag="alerts",
                 )

@@ -169,6 +169,23 @@ class _BelongsIndex:
         return sorted(found)
 
 
+def slo_alerts(g: Any) -> dict[tuple[str, str], list[int]]:
+    """Per SLO (service, name), the positions in `g.alert_rules()` of its alerting rules (`belongs`: the spec's
+    alert name, Sloth labels, or a selector of its `sloth_id`), made once per graph: the one link between
+    SLOs and alerts that the checks, the paging answers, the memo and the metrics share."""
+
+    def build() -> dict[tuple[str, str], list[int]]:
+        alert_rules = g.alert_rules()
+        names = {s.page_alert for s in g.slos.slos if s.page_alert}
+        index = _BelongsIndex([sr.rule for sr in alert_rules], names)
+        return {
+            (s.service, s.name): [i for i in index.candidates(s) if belongs(alert_rules[i].rule, s)]
+            for s in g.slos.slos
+        }
+
+    return g.memo(("own002", "slo_alerts"), build)
+
+
 def _sloth_refs(expr: str, facts: Callable[[str], ExprFacts]) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
     """The `sloth_id` values and (`sloth_slo`, `sloth_service`) pairs an expr's selectors test for equality
     (`facts`: rules.exprs.facts, passed in rather than imported per call: 50,000 calls on L)."""
@@ -222,14 +239,14 @@ class SLONoPage:
     def run(self, ctx: CheckContext) -> Iterator[Finding]:
         g = ctx.graph
         alert_rules = g.alert_rules()
-        index = _BelongsIndex([sr.rule for sr in alert_rules], {s.page_alert for s in g.slos.slos if s.page_alert})
+        linked = slo_alerts(g)
         recorded = {(r.rule.name, r.rule.labels.get("sloth_id")) for r in g.recording_rules()} | {
             (r.name, r.labels.get("sloth_id")) for r in g.slos.generated_rules if r.type == "recording"
         }
         slo_src, slo_at = source_of(ctx, "slo")
         for slo in g.slos.slos:
             fast_max = ctx.duration(self.id, "fast_burn_window", slo.service, "1h")
-            at = [i for i in index.candidates(slo) if belongs(alert_rules[i].rule, slo)]
+            at = linked[(slo.service, slo.name)]
             mine = [alert_rules[i] for i in at]
             answer = {id(alert_rules[i]): i for i in at}
             pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]

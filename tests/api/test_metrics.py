@@ -77,6 +77,48 @@ def test_demo_metrics_parse_and_have_exactly_the_agreed_names(api_client: TestCl
     assert fams["ownership_snapshot_timestamp_seconds"].samples[0].value == view.snapshot.taken_at.timestamp()
 
 
+def _slo_paging(view: View) -> dict[tuple[str, str], float]:
+    fams = {m.name: m for m in view.metrics(ServeConfig())}
+    out: dict[tuple[str, str], float] = {}
+    for smp in fams["ownership_slos"].samples:
+        key = (smp.labels["service"], smp.labels["paging"])
+        out[key] = out.get(key, 0) + smp.value
+    return out
+
+
+def test_slo_paging_is_each_slos_own(demo_snapshot: Snapshot, demo_loaded) -> None:
+    """`ownership_slos{paging}` follows the SLO's own burn-rate alerts: the OpenSLO SLO of api-gateway is
+    linked by the `sloth_id` its alerts select (it was "false"), and payments-api's SLO, named like checkout's,
+    does not page when its page alert is rerouted to no pager (it took checkout's answer by the name)."""
+    view = View(demo_snapshot, demo_loaded.pack())
+    got = _slo_paging(view)
+    assert got.get(("api-gateway", "true")) == 1 and ("api-gateway", "false") not in got
+    # the answers (pages, the memo) name the SLO through the same link
+    burn = [a for a in view.alerts if a.alert == "ApiGatewayAvailabilityBurnRate"]
+    assert burn and all(a.slo == "api-availability" for a in burn)
+    names = {(s.service, s.name) for s in view.graph.slos.slos}
+    assert {("checkout", "requests-availability"), ("payments-api", "requests-availability")} <= names
+    assert got.get(("payments-api", "true")) == 1
+
+    # payments-api's page alert with `severity: warning`: no route pages it any more (checkout's still does)
+    snap = demo_snapshot.model_copy(deep=True)
+    changed = 0
+    for res in snap.sources:
+        if res.facts is not None and res.facts.kind == "prometheus":
+            for r in res.facts.rules:
+                lab = r.labels
+                if lab.get("service") == "payments-api" and lab.get("sloth_severity") == "page":
+                    lab["severity"] = "warning"
+                    changed += 1
+    assert changed
+    view = View(snap, demo_loaded.pack())
+    assert not any(a.pages for a in view.alerts if a.slo == "requests-availability" and "payments-api" in a.services)
+    got = _slo_paging(view)
+    assert got.get(("payments-api", "false")) == 1 and ("payments-api", "true") not in got
+    assert got.get(("checkout", "true")) and ("checkout", "false") not in got
+    assert "payments-api" in {f.service for f in view.findings if f.check == "OWN002"}
+
+
 def test_paging_surface_matches_the_engineer_answer(demo_state: ServeState) -> None:
     """The gauge counts the alerts `pages --engineer` lists for the next 7 days."""
     from datetime import timedelta
