@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.errors import InputError
 from collectors.facts import CatalogFacts, Location, Person, Queue, Service, Team, WorkingHours
@@ -50,6 +50,19 @@ class CatalogTeam(_Strict):
     timezone: str = Field("UTC", description="IANA time zone of the team's working hours")
     working_hours: _Hours = Field(default_factory=_Hours, description="off-hours are outside these")
     pagerduty: _TeamPD = Field(default_factory=_TeamPD, description="the team's PagerDuty objects")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        """An IANA zone the system's tz database has (`Europe/Berlin`, `UTC`): `Mars/Olympus` was accepted and
+        working hours were then read in no zone at all."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA zone such as Europe/Berlin is expected)") from None
+        return value
 
 
 class CatalogPerson(_Strict):

@@ -7,6 +7,7 @@ from pathlib import Path
 from agent.errors import InputError
 from collectors.facts import SLO, Location, Rule
 from collectors.prometheus_rules import _rules_of_document, check_expr
+from collectors.validate import STR, MapOf, check_shape
 from collectors.yamlfile import Document, load_documents
 
 SLOTH_VERSION = "prometheus/v1"
@@ -58,8 +59,44 @@ def _check(doc: Document, query: str | None, what: str, *path: str | int) -> Non
         raise InputError(f"{what}: invalid PromQL: {err}", file=doc.file, line=doc.line_of(*path))
 
 
+def _sloth_shape(k8s: bool) -> dict:
+    """The YAML kinds of the Sloth spec's string fields (Sloth reads them into Go strings: `name: [A]` is
+    "cannot unmarshal !!seq into string" there)."""
+
+    def key(snake: str) -> str:
+        head, *rest = snake.split("_")
+        return head + "".join(w.title() for w in rest) if k8s else snake
+
+    alert = {"disable": STR, "labels": MapOf(STR), "annotations": MapOf(STR)}
+    return {
+        "service": STR,
+        "labels": MapOf(STR),
+        key("slo_period"): STR,
+        "slos": [
+            {
+                "name": STR,
+                "objective": STR,
+                "description": STR,
+                "labels": MapOf(STR),
+                "sli": {
+                    "events": {key("error_query"): STR, key("total_query"): STR},
+                    "raw": {key("error_ratio_query"): STR},
+                },
+                "alerting": {
+                    "name": STR,
+                    "labels": MapOf(STR),
+                    "annotations": MapOf(STR),
+                    key("page_alert"): alert,
+                    key("ticket_alert"): alert,
+                },
+            }
+        ],
+    }
+
+
 def _sloth(doc: Document, spec: dict, prefix: tuple, fmt: str) -> list[SLO]:
     k8s = fmt == "sloth-k8s"
+    check_shape(doc, _sloth_shape(k8s), spec, prefix)
     service = spec.get("service")
     if not service:
         raise InputError("Sloth spec has no service", file=doc.file, line=doc.line_of(*prefix) or doc.start_line)
