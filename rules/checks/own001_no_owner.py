@@ -39,8 +39,35 @@ class NoOwner:
                 fix=Fix(summary=f"set `team:` on service {s.name} in the catalog (or spec.owner in Backstage)"),
             )
         on_call = {o.escalation_policy_id for o in g.oncall_at(ctx.now)}
+        alerted = {name for a in ctx.alerts for name in a.services}
         for t in g.catalog.teams:
             if not t.escalation_policies:
+                # no policy at all: nobody is on call for it either, when it owns services with alerting rules
+                # (a team that owns none, e.g. a design group in Backstage, needs no pager)
+                theirs = sorted(s.name for s in g.catalog.services if s.team == t.name and s.name in alerted)
+                if theirs:
+                    yield Finding(
+                        check=self.id,
+                        severity=self.severity,
+                        team=t.name,
+                        subject=t.name,
+                        summary=f"team {t.name} has no escalation policy, so nobody on call, though alerting rules "
+                        f"watch its services {', '.join(theirs)}",
+                        evidence=[
+                            Evidence(
+                                source=src.name if src else "catalog",
+                                kind="catalog",
+                                observed_at=src.last_success_at if src else None,
+                                file=t.location.file,
+                                line=t.location.line,
+                                values={"escalation_policies": [], "services_with_alerts": theirs},
+                            )
+                        ],
+                        fix=Fix(
+                            summary=f"give team {t.name} a PagerDuty escalation policy (catalog `pagerduty:`) "
+                            "with people on its levels"
+                        ),
+                    )
                 continue
             if not any(ep in on_call for ep in t.escalation_policies):
                 yield Finding(
