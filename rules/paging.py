@@ -9,6 +9,7 @@ for them (plus "any other value") is tried, and each distinct outcome is listed 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -23,7 +24,7 @@ from rules.engine import incident_window
 from rules.graph import OwnershipGraph, SourcedRule
 from rules.labelsets import AlertLabeller, AlertLabels
 from rules.oncall import OnCallIndex, PageAnswer, time_to_page
-from rules.routing import CompiledTree, RouteMatch, intervals_by_name, muted_at
+from rules.routing import CompiledTree, RouteMatch, compile_go_regex, intervals_by_name, muted_at
 from rules.routing import active_at as route_active_at
 
 OTHER = "\u2026other"  # stands for "any value the tree does not test for"
@@ -957,12 +958,23 @@ def _tested_values(route: Route) -> dict[str, set[str]]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _go_regex(pattern: str) -> re.Pattern[str] | None:
+    """A PromQL matcher's regex as Prometheus runs it (RE2, anchored), or None where it cannot be evaluated
+    here (Python's `re` read Go-only syntax such as `\\Qa.b\\E` or `\\z` wrongly, or raised on it)."""
+    try:
+        return compile_go_regex(pattern)
+    except ValueError:
+        return None
+
+
 def _satisfies(value: str, constraints: Iterable[Matcher]) -> bool:
+    """Whether `value` can be a label's value under an expression's matchers (an unreadable regex: it can)."""
     for m in constraints:
-        if m.op == "=~" and not re.fullmatch(m.value, value):
-            return False
-        if m.op == "!~" and re.fullmatch(m.value, value):
-            return False
+        if m.op in ("=~", "!~"):
+            rx = _go_regex(m.value)
+            if rx is not None and (rx.search(value) is None) == (m.op == "=~"):
+                return False
         if m.op == "!=" and value == m.value:
             return False
     return True

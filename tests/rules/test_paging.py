@@ -373,3 +373,19 @@ def test_answer_built_unvalidated_only_from_values_of_the_exact_types() -> None:
     converted = _alert_paging({**values, "for_s": 60})  # an int: validation makes it 60.0
     assert converted.for_s == 60.0 and isinstance(converted.for_s, float)
     assert '"for_s":60.0' in converted.model_dump_json()
+
+
+def test_expression_regexes_are_read_as_prometheus_reads_them() -> None:
+    """The values a label can take under the expression's matchers: RE2 anchored as Prometheus anchors it,
+    Go-only syntax included (Python's `re` reads `\\Qa.b\\E` as `Qa.bE` and raises on `\\z`)."""
+    from collectors.facts import Matcher
+    from rules.paging import _satisfies
+
+    def m(op: str, v: str) -> Matcher:
+        return Matcher(name="job", op=op, value=v)
+
+    assert _satisfies("a.b", [m("=~", r"\Qa.b\E")]) and not _satisfies("axb", [m("=~", r"\Qa.b\E")])
+    assert _satisfies("a", [m("=~", r"a\z")]) and not _satisfies("ab", [m("=~", r"a\z")])
+    assert not _satisfies("ab", [m("=~", "a|b")])  # ^(?:a|b)$
+    assert not _satisfies("b", [m("!~", "a|b")]) and _satisfies("c", [m("!~", "a|b")])
+    assert _satisfies("x", [m("=~", r"\p{Greek}")])  # cannot be evaluated here: the value stays possible
