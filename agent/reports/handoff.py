@@ -122,6 +122,8 @@ class Handoff(BaseModel):
     incidents: list[IncidentRow] = Field(description="incidents created in the shift, oldest first")
     incident_count: int
     off_hours_count: int
+    page_count: int = Field(description="incidents of high urgency: those that paged (low urgency only notifies)")
+    off_hours_page_count: int = Field(description="pages outside the team's working hours")
     median_time_to_acknowledge_s: float | None = None
     median_time_to_resolve_s: float | None = None
     by_service: list[ServiceStats]
@@ -469,6 +471,8 @@ def build_handoff(
         incidents=shift,
         incident_count=len(shift),
         off_hours_count=sum(r.off_hours for r in shift),
+        page_count=sum(r.urgency == "high" for r in shift),
+        off_hours_page_count=sum(r.off_hours and r.urgency == "high" for r in shift),
         median_time_to_acknowledge_s=_median(tta),
         median_time_to_resolve_s=_median(ttr),
         by_service=b.by_service(shift),

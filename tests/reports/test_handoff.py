@@ -79,10 +79,12 @@ def test_incident_counts_match_the_raw_export(org_graph, org_findings, org_now, 
     end = datetime.strptime(t["working_hours"]["end"], "%H:%M").time()
     since = org_now - timedelta(days=7)
     shift = [i for i in _raw("incidents") if i["service"]["id"] in services and since <= _t(i["created_at"]) < org_now]
-    off = 0
+    off = off_pages = 0
     for i in shift:
         local = _t(i["created_at"]).astimezone(tz)
-        off += not (local.weekday() < 5 and start <= local.time() < end)
+        outside = not (local.weekday() < 5 and start <= local.time() < end)
+        off += outside
+        off_pages += outside and i["urgency"] == "high"
     still_open = {i["id"] for i in _raw("incidents") if i["service"]["id"] in services and i["status"] != "resolved"}
     acks: dict[str, datetime] = {}
     for e in _raw("log_entries"):
@@ -92,6 +94,9 @@ def test_incident_counts_match_the_raw_export(org_graph, org_findings, org_now, 
     h = handoff(org_graph, org_findings, team, since, org_now)
     assert h.incident_count == len(shift) == sum(s.incidents for s in h.by_service)
     assert h.off_hours_count == off == sum(s.off_hours for s in h.by_service)
+    # pages: the high-urgency incidents (a low-urgency one only notifies)
+    assert h.page_count == sum(i["urgency"] == "high" for i in shift) == sum(s.high_urgency for s in h.by_service)
+    assert h.off_hours_page_count == off_pages
     assert {r.id for r in h.open_incidents} == still_open
     for r in h.incidents:
         if r.id in acks:
