@@ -64,7 +64,9 @@ def memo(
     history = state.earlier_snapshots(view.now)
     with view.lock:
         base = state.loaded.base if state.loaded is not None else None
-        m = build_memo(view.graph, view.resolver, view.findings, service, view.now, history, base_dir=base)
+        m = build_memo(
+            view.graph, view.resolver, view.findings, service, view.now, history, base_dir=base, pack=view.pack
+        )
     return _render(m, render_memo, format)
 
 

@@ -77,6 +77,13 @@ def memo_cmd(
     graph = OwnershipGraph.build(snap)
     findings = run_checks(graph, now, loaded.pack())
     memo = build_memo(
-        graph, PagingResolver(graph), findings, service, now, earlier_snapshots(snap, now), base_dir=loaded.base
+        graph,
+        PagingResolver(graph),
+        findings,
+        service,
+        now,
+        earlier_snapshots(snap, now),
+        base_dir=loaded.base,
+        pack=loaded.pack(),
     )
     emit(memo.model_dump_json(indent=2) if fmt == "json" else render_memo(memo, fmt), output)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -260,6 +260,44 @@ def _spec_for_finding(g: OwnershipGraph, f: Finding, service: str) -> MetricSpec
     return None
 
 
+def _service_findings(findings: list[Finding], service: str) -> list[Finding]:
+    """The service's findings, most severe first; among equals, one whose effect can be measured (question 6),
+    then by check id."""
+    return sorted(
+        (f for f in findings if f.service == service and f.check != "OWN000"),
+        key=lambda f: (-SEVERITY_RANK[f.severity], f.check not in MEASURABLE, f.check, f.subject),
+    )
+
+
+def _top_finding(ranked: list[Finding]) -> Finding | None:
+    """The finding question 4 gives the week to: the most severe above info with a fix, else the most severe."""
+    serious = [f for f in ranked if f.severity != "info"]
+    return next((f for f in serious if f.fix is not None), serious[0] if serious else None)
+
+
+def earlier_choice(
+    service: str, now: datetime, history: Sequence[HistoryItem] | None, pack: Any
+) -> tuple[MetricSpec, str] | None:
+    """The metric the memo of the earliest earlier snapshot chose from its top finding, and why, so that a
+    later memo measures the change on it (DESIGN: the next memo shows the chosen metric before and after):
+    once the fix works, its finding is gone, and today's top finding would choose another metric. Costs a
+    run of the checks on that snapshot."""
+    from rules.engine import run_checks
+
+    earlier = sorted((h for h in history or [] if h[1] < now), key=lambda h: h[1])
+    if not earlier:
+        return None
+    _, at, item = earlier[0]
+    g = _as_graph(item)
+    if g.service(service) is None:
+        return None
+    top = _top_finding(_service_findings(run_checks(g, at, pack), service))
+    spec = _spec_for_finding(g, top, service) if top is not None else None
+    if spec is None or top is None:
+        return None
+    return spec, f"the metric the memo of {fmt_time(at)} chose for its top finding ({top.check} {top.subject})"
+
+
 def _as_graph(x: OwnershipGraph | Snapshot) -> OwnershipGraph:
     return x if isinstance(x, OwnershipGraph) else OwnershipGraph.build(x)
 
@@ -271,9 +309,11 @@ def proof_metric(
     top: Finding | None,
     slos: list[SLO],
     history: Sequence[HistoryItem] | None,
+    earlier: tuple[MetricSpec, str] | None = None,
 ) -> ProofMetric | None:
-    """The finding's metric when it has one today, else the SLO's burn alerts, else the service's pages."""
-    candidates: list[tuple[MetricSpec, str]] = []
+    """The metric an earlier memo chose (`earlier_choice`) while it has a value, else the finding's metric when
+    it has one today, else the SLO's burn alerts, else the service's pages."""
+    candidates: list[tuple[MetricSpec, str]] = [earlier] if earlier is not None else []
     if top is not None:
         spec = _spec_for_finding(g, top, service)
         if spec:
@@ -339,11 +379,7 @@ class _Builder:
             raise InputError(f'unknown service "{service}"', source="catalog")
         self.g, self.resolver, self.svc, self.now, self.base = g, resolver, svc, now, base_dir
         self.times = SourceTimes(g, now)
-        # most severe first; among equals, one whose effect can be measured (question 6), then by check id
-        self.findings = sorted(
-            (f for f in findings if f.service == service and f.check != "OWN000"),
-            key=lambda f: (-SEVERITY_RANK[f.severity], f.check not in MEASURABLE, f.check, f.subject),
-        )
+        self.findings = _service_findings(findings, service)
         self.caveat_findings = [f for f in findings if f.check == "OWN000"]
         self.slos = sorted((s for s in g.slos.slos if s.service == service), key=lambda s: s.name)
         self.pages = resolver.service_pages(service, now)
@@ -724,8 +760,7 @@ class _Builder:
     def q4(self) -> tuple[Question, Finding | None]:
         q = Question(number=4, title=QUESTIONS[3])
         # low-severity findings are what question 5 postpones, so the week goes to the most severe other one
-        serious = [f for f in self.findings if f.severity != "info"]
-        top = next((f for f in serious if f.fix is not None), serious[0] if serious else None)
+        top = _top_finding(self.findings)
         if top is None:
             q.evidence.append(
                 Cited(
@@ -803,14 +838,15 @@ class _Builder:
             q.unknown.append("no metric of this service has a value today")
         return q
 
-    def build(self, history: Sequence[HistoryItem] | None) -> Memo:
+    def build(self, history: Sequence[HistoryItem] | None, pack: Any = None) -> Memo:
         q1 = self.q1()
         ranked = self.bottlenecks()
         q2 = self.q2(ranked)
         q3 = self.q3()
         q4, top = self.q4()
         q5 = self.q5()
-        metric = proof_metric(self.g, self.svc.name, self.now, top, self.slos, history)
+        earlier = earlier_choice(self.svc.name, self.now, history, pack) if pack is not None else None
+        metric = proof_metric(self.g, self.svc.name, self.now, top, self.slos, history, earlier)
         q6 = self.q6(metric)
         caveats = [c for f in self.caveat_findings for c in self.finding_cites(f, f.summary)[:1]]
         return Memo(
@@ -872,14 +908,17 @@ def build_memo(
     history: Sequence[HistoryItem] | None = None,
     *,
     base_dir: Path | None = None,
+    pack: Any = None,
 ) -> Memo:
     """The memo skeleton of one service at `now`.
 
     `history`: earlier snapshots of the same config as (snapshot id, the instant it answers for, its graph or
-    Snapshot); those before `now` give the chosen metric's value then. `base_dir`: the config's folder, so
-    file references are shown relative to it. Raises InputError for an unknown service.
+    Snapshot); those before `now` give the chosen metric's value then. `pack`: the rule pack the findings were
+    made with; given with a history, the metric the memo of the earliest earlier snapshot chose is kept while
+    it has a value (`earlier_choice`). `base_dir`: the config's folder, so file references are shown relative
+    to it. Raises InputError for an unknown service.
     """
-    return _Builder(graph, resolver, findings, service, now, base_dir).build(history)
+    return _Builder(graph, resolver, findings, service, now, base_dir).build(history, pack)
 
 
 def render_memo(memo: Memo, fmt: Format) -> str:

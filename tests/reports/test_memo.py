@@ -164,6 +164,35 @@ def test_later_memo_shows_the_metric_then_and_now(request, org_snapshot, org_fin
     assert "2,400 ms" in html and "2,100 ms" in html
 
 
+def test_a_fixed_findings_metric_is_still_measured_then_and_now(org_snapshot, org_loaded, org_now) -> None:
+    """The memo of two weeks ago chose the slow statement's mean (its top finding, OWN010). The fix worked: the
+    statement now takes 2 ms and OWN010 is gone, so today's top finding would choose another metric; the memo
+    keeps the earlier choice and shows the statement's mean then and now."""
+    from rules.engine import run_checks
+
+    pack = org_loaded.pack()
+    then_at = org_now - timedelta(days=14)
+    fixed = earlier(org_snapshot, org_now, 2.0, 1)
+    fixed.now, fixed.id = org_now, 3
+    for res in fixed.sources:
+        if res.facts is not None and res.facts.kind == "postgres":
+            for st in res.facts.statements:
+                if st.queryid == SLOW_QUERY:
+                    st.total_exec_time_ms = 2.0 * st.calls
+    graph = OwnershipGraph.build(fixed)
+    findings = run_checks(graph, org_now, pack)
+    assert not [f for f in findings if f.check == "OWN010" and f.subject == SLOW_QUERY]
+    history = [(1, then_at, earlier(org_snapshot, then_at, 1843.6, 12000))]
+    memo = build_memo(graph, PagingResolver(graph), findings, "ledger", org_now, history, pack=pack)
+    m = memo.metric
+    assert m is not None and m.spec.kind == "slow_query_mean_ms" and m.spec.subject == SLOW_QUERY
+    assert m.then is not None and m.then.value == pytest.approx(1843.6) and m.now.value == pytest.approx(2.0)
+    assert "the memo of 2026-11-02 09:30 UTC chose" in m.why
+    # without the earlier choice (no pack): today's top finding chooses, the statement is not shown
+    other = build_memo(graph, PagingResolver(graph), findings, "ledger", org_now, history).metric
+    assert other is not None and other.spec.subject != SLOW_QUERY
+
+
 def test_queue_metric_then_and_now(org_snapshot, org_findings, org_now) -> None:
     """A queue finding's metric (OWN009 on notifications-sms) read from two snapshots with other lag values."""
     then_at = org_now - timedelta(days=7)
