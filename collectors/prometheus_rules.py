@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError
+from collectors import gotemplate
 from collectors.disk_cache import cache_folder, code_salt, read_cached, write_cached
 from collectors.durations import parse_duration
 from collectors.facts import Rule
@@ -36,6 +37,7 @@ CACHED_CODE = (
     "collectors/prometheus_rules.py",
     "collectors/facts.py",
     "collectors/yamlfile.py",
+    "collectors/gotemplate.py",
     "collectors/promql_metrics.py",
     "rules/exprs.py",
     "rules/labelsets.py",
@@ -410,6 +412,18 @@ def _rule(
             if not _LABEL_NAME.match(an):
                 raise fail(f"rule {name!r}: invalid annotation name: {an}", "annotations")
             _good_name(an)
+    if alert:  # rulefmt parses an alerting rule's labels and annotations as Go templates (testTemplateParsing)
+        for what, values in (("label", labels), ("annotation", annotations)):
+            for k, v in values.items():
+                if "{{" in v:
+                    bad = gotemplate.check(v, f"__alert_{name}")
+                    if bad:
+                        key = "labels" if what == "label" else "annotations"
+                        raise InputError(
+                            f"group {group!r}, rule {name!r}: {what} {k!r}: template: __alert_{name}:{bad}",
+                            file=doc.file,
+                            line=doc.line_of(*rpath, key, k),
+                        )
     durations = {}
     for k in ("for", "keep_firing_for"):
         try:
