@@ -292,6 +292,8 @@ def load_documents(path: Path | str, text: str | None = None) -> list[Document]:
     p = Path(path)
     if text is None:
         text = read_text(p)
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark: Go's yaml (promtool, amtool) reads past it
+        text = text[1:]
     docs: list[Document] = []
     for start_line, chunk in _split(text):
         try:
