@@ -122,6 +122,8 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
     """
     p = Path(path)
     doc = load_one(p, text)
+    if "<<" in doc.text:  # YAML merge keys, applied as Go's yaml applies them
+        doc.merge()
     data = doc.data
     if not isinstance(data, dict):
         raise InputError("prometheus.yml must be a mapping", file=str(p), line=doc.start_line)

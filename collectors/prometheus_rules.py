@@ -15,8 +15,8 @@ from typing import Any
 from agent.errors import InputError
 from collectors import gotemplate
 from collectors.disk_cache import cache_folder, code_salt, read_cached, write_cached
-from collectors.durations import parse_duration
 from collectors.facts import Rule
+from collectors.prometheus_config import go_duration
 from collectors.yamlfile import Document, content_hash, load_documents, read_text
 
 log = logging.getLogger("ownership.collect")
@@ -24,7 +24,8 @@ log = logging.getLogger("ownership.collect")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RULE_START = re.compile(r"^[ \t]*(?:-[ \t]+)?(alert|record)[ \t]*:", re.M)  # [ \t]: \s would span blank lines
-_GROUP_KEYS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
+# Prometheus 2.42's rulefmt.RuleGroup (the installed promtool's): query_offset and labels came later, and it refuses them
+_GROUP_KEYS = {"name", "interval", "rules", "limit"}
 _RULE_KEYS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
 
 # Parsed files by content hash: an unchanged file is not parsed again within a process.
@@ -38,6 +39,8 @@ CACHED_CODE = (
     "collectors/facts.py",
     "collectors/yamlfile.py",
     "collectors/gotemplate.py",
+    "collectors/prometheus_config.py",
+    "collectors/go_regexp.py",
     "collectors/promql_metrics.py",
     "rules/exprs.py",
     "rules/labelsets.py",
@@ -213,6 +216,9 @@ def _parse_rule_file(p: Path, text: str, warnings: list[str]) -> list[Rule]:
         log.warning("%s", msg)
         warnings.append(msg)
         docs = docs[:1]
+    if "<<" in text:  # YAML merge keys, which Go's yaml applies (yaml-rs keeps `<<` as a key)
+        for doc in docs:
+            doc.merge()
     per_doc = [_rules_of_document(doc) for doc in docs]
     for doc, got in zip(docs, per_doc, strict=True):
         lines = _checked_starts(doc, got)
@@ -279,7 +285,7 @@ def _checked_starts(doc: Document, rules: list[Rule]) -> list[int] | None:
     if len({i - bol for i, bol, _ in keys}) != 1:  # one column for every rule's key
         return None
     # `- ` on the key's line exactly where it is the rule's first key (else it is under the item's first key)
-    raws = [raw for group in data.get("groups") or () for raw in group.get("rules") or ()]
+    raws = [raw for g in data.get("groups") or () if g is not None for raw in g.get("rules") or () if raw is not None]
     find = text.find
     if [find("-", bol, i) >= 0 for i, bol, _ in keys] != [k in _NAME_KEYS for k in map(next, map(iter, raws))]:
         return None
@@ -334,6 +340,8 @@ def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
     seen: set[str] = set()
     for gi, group in enumerate(groups):
         gpath: tuple[str | int, ...] = (*prefix, "groups", gi)
+        if group is None:  # Go's yaml drops a null item of a list of structs: promtool reads no group there
+            continue
         if not isinstance(group, dict):
             raise InputError("a rule group must be a mapping", file=doc.file, line=doc.line_of(*gpath))
         unknown = set(group) - _GROUP_KEYS
@@ -341,6 +349,23 @@ def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
             k = sorted(unknown)[0]
             raise InputError(
                 f"field {k} not found in type rulefmt.RuleGroup", file=doc.file, line=doc.line_of(*gpath, k)
+            )
+        name, limit = group.get("name"), group.get("limit")
+        if type(name) in (dict, list) or type(group.get("interval")) in (dict, list) or limit is not None:
+            for k, kind in (("name", "string"), ("interval", "string"), ("limit", "int")):
+                v = group.get(k)
+                bad = isinstance(v, dict | list) or (
+                    kind == "int" and v is not None and (type(v) is bool or not isinstance(v, int | float) or v % 1)
+                )
+                if bad:
+                    raise InputError(
+                        f"{k}: cannot unmarshal {_yaml_kind(v)} into {kind}", file=doc.file, line=doc.line_of(*gpath, k)
+                    )
+        if not isinstance(group.get("rules"), list | None):
+            raise InputError(
+                f"rules: cannot unmarshal {_yaml_kind(group['rules'])} into []rulefmt.RuleNode",
+                file=doc.file,
+                line=doc.line_of(*gpath, "rules"),
             )
         name = doc.text_of(group.get("name"), *gpath, "name")  # a Go string: its text (`name: 01` is "01")
         if not name:
@@ -352,12 +377,14 @@ def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
         interval = None
         if group.get("interval") is not None:
             try:
-                interval = parse_duration(group["interval"])
+                interval = go_duration(group["interval"])
             except ValueError as e:
                 raise InputError(
                     f"group {name!r}: interval: {e}", file=doc.file, line=doc.line_of(*gpath, "interval")
                 ) from None
         for ri, raw in enumerate(group.get("rules") or []):
+            if raw is None:  # dropped by Go's yaml, as a null group
+                continue
             out.append(_rule(doc, (*gpath, "rules", ri), name, interval, raw, exact_lines))
     return out
 
@@ -412,18 +439,11 @@ def _rule(
             if not _LABEL_NAME.match(an):
                 raise fail(f"rule {name!r}: invalid annotation name: {an}", "annotations")
             _good_name(an)
-    if alert:  # rulefmt parses an alerting rule's labels and annotations as Go templates (testTemplateParsing)
-        for what, values in (("label", labels), ("annotation", annotations)):
-            for k, v in values.items():
-                if "{{" in v:
-                    bad = gotemplate.check(v, f"__alert_{name}")
-                    if bad:
-                        key = "labels" if what == "label" else "annotations"
-                        raise InputError(
-                            f"group {group!r}, rule {name!r}: {what} {k!r}: template: __alert_{name}:{bad}",
-                            file=doc.file,
-                            line=doc.line_of(*rpath, key, k),
-                        )
+    # rulefmt parses an alerting rule's labels and annotations as Go templates (testTemplateParsing); most have none
+    if alert and (
+        (annotations and "{{" in "\x00".join(annotations.values())) or (labels and "{{" in "\x00".join(labels.values()))
+    ):
+        _check_templates(doc, rpath, group, name, labels, annotations)
     durations = {}
     for k in ("for", "keep_firing_for"):
         try:
@@ -446,6 +466,36 @@ def _rule(
     )
 
 
+def _check_templates(
+    doc: Document, rpath: tuple[str | int, ...], group: str, name: str, labels: dict, annotations: dict
+) -> None:
+    for what, key, values in (("label", "labels", labels), ("annotation", "annotations", annotations)):
+        for k, v in values.items():
+            if "{{" in v:
+                bad = gotemplate.check(v, f"__alert_{name}")
+                if bad:
+                    raise InputError(
+                        f"group {group!r}, rule {name!r}: {what} {k!r}: template: __alert_{name}:{bad}",
+                        file=doc.file,
+                        line=doc.line_of(*rpath, key, k),
+                    )
+
+
+def _yaml_kind(v: Any) -> str:
+    """Go yaml's name for the kind of a value (never the value: it is not shown)."""
+    if isinstance(v, dict):
+        return "!!map"
+    if isinstance(v, list):
+        return "!!seq"
+    if isinstance(v, bool):
+        return "!!bool"
+    if isinstance(v, float):
+        return "!!float"
+    if isinstance(v, int):
+        return "!!int"
+    return "!!str"
+
+
 # label and annotation names seen valid: the same few on every rule (`__name__`, a valid annotation name
 # but not a rule label's, is never added)
 _GOOD_NAMES: set[str] = set()
@@ -462,10 +512,10 @@ _DURATIONS: dict[str, float] = {}
 
 def _duration(value: Any) -> float:
     if type(value) is not str:
-        return parse_duration(value)
+        return go_duration(value)
     got = _DURATIONS.get(value)
     if got is None:
-        got = parse_duration(value)
+        got = go_duration(value)
         if len(_DURATIONS) < 10_000:
             _DURATIONS[value] = got
     return got

@@ -81,7 +81,8 @@ class Document:
         elif t is list and all(type(v) is str or v is None for v in value):
             return value
         if self._source is None:
-            self._source = (yaml.load(self.text, Loader=_SourceLoader),)
+            source = yaml.load(self.text, Loader=_SourceLoader)
+            self._source = (merge_keys(source) if self._merged else source,)
         got = self._source[0]
         for key in path:
             if isinstance(got, dict) and isinstance(key, str) and key in got:
@@ -92,10 +93,17 @@ class Document:
                 return value
         return got
 
+    def merge(self) -> None:
+        """Apply the YAML merge keys of the document (`merge_keys`) to its data, and to what `text_of` reads."""
+        self.data = merge_keys(self.data)
+        self._merged = True
+        self._source = None
+
     # what line_of / entry_line / text_of worked out, once: not the document's content (no part of == or repr)
     _node: Any = field(default=None, repr=False, compare=False)
     _entries: dict[str, ItemLines] | None = field(default=None, repr=False, compare=False)
     _source: tuple[Any] | None = field(default=None, repr=False, compare=False)
+    _merged: bool = field(default=False, repr=False, compare=False)
 
 
 def _source_node(loader: Any, _suffix: str, node: Any) -> Any:
@@ -191,6 +199,8 @@ def _split(text: str) -> list[tuple[int, str]]:
     start = 0
     start_line = 1
     for m in _DOC_SEP.finditer(text):
+        if m.group(1) == "---" and _only_directives(text[start : m.start()]):
+            continue  # `%YAML 1.1` / `%TAG` lines belong to the document this `---` starts: kept with it
         chunks.append((start_line, text[start : m.start()]))
         start_line = text.count("\n", 0, m.end()) + 2
         start = m.end() + 1
@@ -200,6 +210,11 @@ def _split(text: str) -> list[tuple[int, str]]:
             start_line -= 1
     chunks.append((start_line, text[start:]))
     return [(ln, c) for ln, c in chunks if c.strip() and not _only_comments(c)]
+
+
+def _only_directives(chunk: str) -> bool:
+    lines = [ln for ln in chunk.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(lines) and all(ln.startswith("%") for ln in lines)
 
 
 def _only_comments(chunk: str) -> bool:
@@ -309,6 +324,27 @@ def load_documents(path: Path | str, text: str | None = None) -> list[Document]:
             continue
         docs.append(Document(data=data, file=str(p), start_line=start_line, text=chunk))
     return docs
+
+
+def merge_keys(value: Any) -> Any:
+    """`value` with YAML merge keys applied as Go's yaml applies them (yaml-rs keeps `<<` as a key): `<<: *m` or
+    `<<: [*a, *b]` gives the mapping the keys of those it does not have itself (of a list, the first one's first).
+    A `<<` whose value is no mapping or list of mappings is left as a key (then refused as an unknown field)."""
+    if isinstance(value, list):
+        return [merge_keys(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: merge_keys(v) for k, v in value.items()}
+    src = out.get("<<")
+    srcs = [src] if isinstance(src, dict) else src if isinstance(src, list) else None
+    if srcs is None or not all(isinstance(m, dict) for m in srcs):
+        return out
+    merged: dict[Any, Any] = {}
+    for m in reversed(srcs):
+        merged.update(m)
+    del out["<<"]
+    merged.update(out)
+    return merged
 
 
 def load_one(path: Path | str, text: str | None = None) -> Document:
