@@ -441,6 +441,8 @@ def load_alertmanager_config(
     The routing key files it reads (whether they exist or not) are added to `reads` when given."""
     p = Path(path)
     doc = load_one(p, text)
+    if "<<" in doc.text:  # YAML merge keys, applied as Go's yaml (and so amtool) applies them
+        doc.merge()
     data = doc.data
     ctx = _Ctx(doc, p.parent, reads)
     if not isinstance(data, dict):

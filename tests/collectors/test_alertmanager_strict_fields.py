@@ -214,3 +214,17 @@ def test_null_weekday_is_sunday_as_in_go(tmp_path: Path) -> None:
     )
     spec = load_alertmanager_config(path).time_intervals[0].intervals[0]
     assert spec.weekdays == [(0, 0)]
+
+
+def test_merge_keys_applied_as_amtool_applies_them(amtool: str, tmp_path: Path) -> None:
+    """`<<: *r` in a route: amtool reads the anchored route's keys into it (yaml-rs keeps `<<` as a key)."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(
+        "route:\n  receiver: d\n  routes:\n    - &r\n      receiver: d\n      group_wait: 10s\n"
+        "    - <<: *r\n      group_wait: 20s\nreceivers:\n  - name: d\n",
+        encoding="utf-8",
+    )
+    proc = servers._run_tool([amtool, "check-config", str(path)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    routes = load_alertmanager_config(path).route.routes
+    assert [(r.receiver, r.group_wait_s) for r in routes] == [("d", 10.0), ("d", 20.0)]
