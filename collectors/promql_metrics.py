@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import promql_parser as pp
+from collectors.promql import parse as parse_promql
 
 _INVERTED = {"absent", "absent_over_time"}
 _NO_VECTOR = {"time", "pi", "vector"}  # vector(scalar) always has one sample
@@ -42,7 +42,7 @@ def _children(n: Any) -> list[Any]:
 
 def selected_metrics(expr: str | Any) -> set[str]:
     """Metric names the expression selects outside absent()/absent_over_time()."""
-    node = pp.parse(expr) if isinstance(expr, str) else expr
+    node = parse_promql(expr) if isinstance(expr, str) else expr
     out: set[str] = set()
 
     def walk(n: Any) -> None:
@@ -76,7 +76,7 @@ def _is_scalar(n: Any) -> bool:
 
 def stays_empty(expr: str | Any, missing: set[str]) -> bool:
     """True when the expression returns nothing as long as every metric in `missing` has no series."""
-    node = pp.parse(expr) if isinstance(expr, str) else expr
+    node = parse_promql(expr) if isinstance(expr, str) else expr
 
     def empty(n: Any) -> bool:
         t = type(n).__name__
@@ -115,7 +115,7 @@ def stays_empty(expr: str | Any, missing: set[str]) -> bool:
 
 def selectors(expr: str | Any) -> list[str]:
     """The vector selectors the expression reads (as PromQL text, offsets dropped), outside absent()."""
-    node = pp.parse(expr) if isinstance(expr, str) else expr
+    node = parse_promql(expr) if isinstance(expr, str) else expr
     out: list[str] = []
 
     def walk(n: Any) -> None:

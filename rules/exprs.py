@@ -14,9 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import promql_parser as pp
-
 from collectors.facts import Matcher, trusted
+from collectors.promql import parse as parse_promql
 
 MAX_ENTRIES = 500_000  # a bound for a long-running server whose rules change over weeks
 
@@ -140,7 +139,7 @@ def facts(expr: str) -> ExprFacts:
 
 def _parse(expr: str) -> ExprFacts:
     try:
-        node = pp.parse(expr)
+        node = parse_promql(expr)
     except Exception as e:  # promql_parser raises ValueError / RuntimeError
         return ExprFacts(error=str(e) or type(e).__name__)
     return derive(node, expr)
@@ -230,7 +229,7 @@ def _from_template(expr: str) -> ExprFacts | None:
 
 def _shape_facts(shape: str, n: int) -> ExprFacts | None:
     try:
-        node = pp.parse(shape)
+        node = parse_promql(shape)
     except Exception:  # noqa: BLE001 - the real text is parsed and reports its own error
         return None
     if _placeholder_matchers(node) != n:

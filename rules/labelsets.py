@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import promql_parser as pp
-
 from collectors.facts import Matcher, Rule
+from collectors.promql import parse as parse_promql
 from rules.exprs import _ms
 from rules.exprs import facts as _expr_facts  # (rules.exprs imports this module only inside functions)
 
@@ -119,7 +118,7 @@ def infer(expr: str | Any) -> LabelSet:
         known = _expr_facts(expr).labels
         if known is not None:
             return known  # type: ignore[no-any-return]
-    node = pp.parse(expr) if isinstance(expr, str) else expr
+    node = parse_promql(expr) if isinstance(expr, str) else expr
     return _infer(node)
 
 

@@ -8,10 +8,9 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import promql_parser as pp
-
 from collectors.durations import parse_duration
 from collectors.facts import SLO, Rule
+from collectors.promql import parse as parse_promql
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
 from rules.fixes import SLI_WINDOWS, rules_yaml, slo_rules, sloth_id
@@ -103,7 +102,7 @@ def burn_windows(expr: str) -> list[float | None]:
 def parse_burn_windows(expr: str) -> list[float | None]:
     """`burn_windows`, parsing the expression itself."""
     try:
-        node = pp.parse(expr)
+        node = parse_promql(expr)
     except Exception:  # noqa: BLE001 - an unparsable expr is OWN007's concern, not a slow window
         return [None]
     out: list[float | None] = []
@@ -120,7 +119,7 @@ def belongs(rule: Rule, slo: SLO) -> bool:
     if rule.labels.get("sloth_slo") == slo.name and rule.labels.get("sloth_service", slo.service) == slo.service:
         return True
     try:
-        node = pp.parse(rule.expr)
+        node = parse_promql(rule.expr)
     except Exception:  # noqa: BLE001
         return False
     for _, eq in _selectors(node):
@@ -194,7 +193,7 @@ def _sloth_refs(expr: str, facts: Callable[[str], ExprFacts]) -> tuple[frozenset
         return frozenset(), frozenset()
     if f.sloth_refs is not None:
         return f.sloth_refs
-    return sloth_refs_of(pp.parse(expr))
+    return sloth_refs_of(parse_promql(expr))
 
 
 def sloth_refs_of(node: Any) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:

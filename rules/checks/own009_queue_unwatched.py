@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any, ClassVar
 
-import promql_parser as pp
-
 from collectors.durations import format_duration
 from collectors.facts import Matcher, QueueLag, Service
+from collectors.promql import parse as parse_promql
 from rules.checks.own011_no_for import observed_at
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
@@ -40,7 +39,7 @@ def _selectors(expr: str) -> tuple[tuple[str, list[Matcher]], ...]:
         return ()
     if f.queue_selectors is not None:
         return f.queue_selectors
-    return selectors_of(pp.parse(expr))
+    return selectors_of(parse_promql(expr))
 
 
 def selectors_of(node: Any) -> tuple[tuple[str, list[Matcher]], ...]:

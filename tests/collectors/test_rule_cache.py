@@ -36,7 +36,7 @@ def _no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("parsed although the file is in the cache")
 
     monkeypatch.setattr(pr, "_parse_rule_file", boom)
-    monkeypatch.setattr(exprs.pp, "parse", boom)
+    monkeypatch.setattr(exprs, "parse_promql", boom)
 
 
 def test_unchanged_file_comes_from_the_cache_with_its_expression_facts(

@@ -39,6 +39,11 @@ ACCEPTED = {
     ),
     "null_rule_item": ("groups:\n  - name: g\n    rules:\n      -\n" + RULE, [("A", 5, {})]),
     "null_group": ("groups:\n  -\n  - name: g\n    rules:\n" + RULE, [("A", 5, {})]),
+    # Prometheus 2.x's name of double_exponential_smoothing (promql-parser knows only the 3.0 name)
+    "holt_winters": (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: holt_winters(up[5m], 0.5, 0.5) > 1\n",
+        [("A", 4, {})],
+    ),
     "limit_integral_float": ("groups:\n  - name: g\n    limit: 2.0\n    rules:\n" + RULE, [("A", 5, {})]),
 }
 

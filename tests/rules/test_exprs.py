@@ -114,7 +114,7 @@ def test_a_bundle_saved_by_one_process_gives_the_next_the_same_facts(
     assert target is not None and not target.exists()  # nothing saved yet: where to save
     exprs.persist(target, texts)
     exprs.clear()
-    monkeypatch.setattr(exprs.pp, "parse", lambda _text: pytest.fail("parsed again"))
+    monkeypatch.setattr(exprs, "parse_promql", lambda _text: pytest.fail("parsed again"))
     assert exprs.preload(texts) is None
     assert {t: exprs.facts(t) for t in texts} == want
     assert any(exprs.facts(t).shape_text for t in texts) and any(exprs.facts(t).error for t in texts)
