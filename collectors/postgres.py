@@ -60,13 +60,21 @@ SELECT datname, queryid, query, calls, total_exec_time, mean_exec_time, rows
 
 # pg_stat_statements keeps utility statements verbatim (before PostgreSQL 16 normalised their
 # constants): `CREATE ROLE ... PASSWORD '...'`, user mappings and dblink conninfo carry secrets.
-_PASSWORD_LITERAL = re.compile(r"(?i)(\bpassword\s*)('(?:[^']|'')*'|\$(\w*)\$.*?\$\3\$)", re.S)
+# after PASSWORD, any blanks and comments, then a string in any of its forms: E'..' (backslash escapes), U&'..'
+# (Unicode escapes), '..', $tag$..$tag$
+_PASSWORD_LITERAL = re.compile(
+    r"(?i)(\bpassword(?:\s|/\*.*?\*/|--[^\n]*(?:\n|$))*)"
+    r"(e'(?:[^'\\]|\\.|'')*'|u&'(?:[^']|'')*'|'(?:[^']|'')*'|\$(\w*)\$.*?\$\3\$)",
+    re.S,
+)
 _PASSWORD_KEYWORD = re.compile(r"(?i)(\bpassword\s*=\s*)(?!\$\d)('(?:[^'\\]|\\.)*'|[^\s']+)")
 
 
 def redact_statement(query: str, *secrets: str) -> str:
     """The statement text without password literals (nor any of `secrets`)."""
-    query = _PASSWORD_LITERAL.sub(lambda m: f"{m.group(1)}'<redacted>'", query)
+    query = _PASSWORD_LITERAL.sub(
+        lambda m: f"{m.group(1)}{'' if m.group(1)[-1:].isspace() else ' '}'<redacted>'", query
+    )
     query = _PASSWORD_KEYWORD.sub(lambda m: f"{m.group(1)}<redacted>", query)
     for secret in secrets:
         if secret:
@@ -203,6 +211,8 @@ class PostgresCollector(SourceCollector):
             return SourceAuthError(f"authentication failed for {target}: {text}", source=self.name)
         if sqlstate == "57014" or "statement timeout" in low or "timeout expired" in low:
             return SourceTimeout(f"timed out after {self.config.timeout_s:g}s on {target}: {text}", source=self.name)
-        if isinstance(e, psycopg.OperationalError):
+        if isinstance(e, psycopg.OperationalError) and sqlstate is None:
+            # no SQLSTATE: libpq's own error (no connection); one with a SQLSTATE came from a server that answered
+            # (e.g. 55000, pg_stat_statements not in shared_preload_libraries)
             return SourceUnreachable(f"unreachable: {target}: {text}", source=self.name)
         return SourceError(f"query failed on {target}: {text}", source=self.name)

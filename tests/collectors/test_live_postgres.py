@@ -91,3 +91,45 @@ def test_password_literals_are_redacted(reader, monkeypatch: pytest.MonkeyPatch)
     texts = [s.query for s in got.facts.statements]
     assert any("PASSWORD '<redacted>'" in t for t in texts), texts
     assert password not in got.facts.model_dump_json()
+
+
+def test_every_form_of_a_password_literal_is_redacted(reader, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL 15 keeps these utility statements verbatim too: an escape string E'..', a Unicode string
+    U&'..', and a comment between PASSWORD and the literal (only '..' and $$..$$ were redacted)."""
+    pg, password = reader
+    secrets_ = {f"leak{k}{secrets.token_hex(6)}": k for k in ("e", "u", "c", "d")}
+    forms = {
+        "e": "CREATE ROLE ownership_leak_e PASSWORD E'{}'",
+        "u": "CREATE ROLE ownership_leak_u PASSWORD U&'{}'",
+        "c": "CREATE ROLE ownership_leak_c PASSWORD /* set it */ '{}'",
+        "d": "CREATE ROLE ownership_leak_d ENCRYPTED PASSWORD -- new\n '{}'",
+    }
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        for secret, k in secrets_.items():
+            conn.execute(f"DROP ROLE IF EXISTS ownership_leak_{k}")
+            conn.execute(forms[k].format(secret))
+    monkeypatch.setenv("OWNERSHIP_TEST_PG_PASSWORD", password)
+    got = PostgresCollector(_source(pg, top_n=1000), Path(".")).collect()
+    text = got.facts.model_dump_json()
+    kept = [s.query for s in got.facts.statements if "ownership_leak_" in s.query and "CREATE" in s.query]
+    assert len(kept) == 4, kept  # they are read, and shown redacted
+    for secret in secrets_:
+        assert secret not in text
+
+
+def test_a_server_that_answers_with_an_error_is_not_unreachable() -> None:
+    """pg_stat_statements not preloaded is an OperationalError with SQLSTATE 55000: the server answered."""
+    import psycopg
+
+    from collectors.http import SourceUnreachable
+
+    c = PostgresCollector(
+        PostgresSource.model_validate({"name": "db", "kind": "postgres", "url": "postgresql://r@h/d"}), Path(".")
+    )
+    answered = psycopg.errors.ObjectNotInPrerequisiteState(
+        "pg_stat_statements must be loaded via shared_preload_libraries"
+    )
+    err = c._error(answered, "r@h/d", None)
+    assert not isinstance(err, SourceUnreachable)
+    assert str(err) == "db: query failed on r@h/d: pg_stat_statements must be loaded via shared_preload_libraries"
+    assert isinstance(c._error(psycopg.OperationalError("connection refused"), "r@h/d", None), SourceUnreachable)
