@@ -109,7 +109,9 @@ class PrometheusSource(_Source):
         "so labels an expression leaves open are resolved from real values rather than symbolically",
     )
     max_selectors: int = Field(1000, ge=0, description="live: at most this many selectors are looked up")
-    max_label_values: int = Field(50, ge=1, description="live: values kept per label and selector")
+    max_label_values: int = Field(
+        50, ge=1, description="live: a label of a selector with more values than this is resolved symbolically"
+    )
 
     _url = field_validator("url")(_no_url_password)
 

@@ -149,7 +149,7 @@ class PrometheusCollector(SourceCollector):
                 cfg = load_prometheus_config(f"{self.name}:/api/v1/status/config", text=cfg_data["yaml"], strict=False)
             except InputError as e:
                 raise SourceBadAnswer(f"running config: {e}", source=self.name) from None
-            series = self._series_labels(api, rules) if self.config.series_label_values else {}
+            series, over_cap = self._series_labels(api, rules) if self.config.series_label_values else ({}, 0)
             ams = api_data(api, "/api/v1/alertmanagers")
             active = [a.get("url", "") for a in (ams or {}).get("activeAlertmanagers") or [] if isinstance(a, dict)]
             requests = api.requests
@@ -163,12 +163,20 @@ class PrometheusCollector(SourceCollector):
             series_labels=series,
         )
         detail = f"live: {len(rules)} rules in {len(facts.rule_files)} files ({requests} requests)"
+        if over_cap:
+            detail += (
+                f"; {over_cap} labels of selected series have more than max_label_values "
+                f"({self.config.max_label_values}) values: those are resolved symbolically"
+            )
         if self.config.config_file or self.config.rule_files:
             detail += "; " + self._add_lines(facts)
         return Collected(facts, detail=detail)
 
-    def _series_labels(self, api: Any, rules: list[Rule]) -> dict[str, dict[str, list[str]]]:
-        """Label values of the series each alerting rule's selectors match now (bounded)."""
+    def _series_labels(self, api: Any, rules: list[Rule]) -> tuple[dict[str, dict[str, list[str]]], int]:
+        """Label values of the series each alerting rule's selectors match now, and how many labels were left
+        out for having more than `max_label_values` values: a label's values are kept whole or not at all (the
+        paging answers take them as every value the label has; the first 50 of 60 would make the others page
+        nobody), and a label left out is resolved symbolically."""
         from collectors.promql_metrics import selectors
 
         wanted: list[str] = []
@@ -182,6 +190,7 @@ class PrometheusCollector(SourceCollector):
             except (ValueError, RuntimeError):
                 continue
         out: dict[str, dict[str, list[str]]] = {}
+        over_cap = 0
         cap = self.config.max_label_values
         for sel in wanted[: self.config.max_selectors]:
             data = api_data(api, "/api/v1/series", {"match[]": sel})
@@ -190,8 +199,9 @@ class PrometheusCollector(SourceCollector):
                 for k, v in series.items():
                     if k != "__name__":
                         values.setdefault(k, set()).add(v)
-            out[sel] = {k: sorted(v)[:cap] for k, v in sorted(values.items())}
-        return out
+            out[sel] = {k: sorted(v) for k, v in sorted(values.items()) if len(v) <= cap}
+            over_cap += sum(1 for v in values.values() if len(v) > cap)
+        return out, over_cap
 
     def _add_lines(self, facts: PrometheusFacts) -> str:
         """Line numbers from the same rule files read locally (matched by group and name, in order).

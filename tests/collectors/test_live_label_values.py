@@ -75,3 +75,18 @@ def test_open_label_takes_the_values_series_have(live_prometheus, tmp_path: Path
     facts.series_labels = {}
     symbolic = PagingResolver(_graph(facts, route, receivers)).resolve(lag, NOW)
     assert sorted(p.receiver for p in symbolic.paths) == ["analytics", "checkout", "default"]
+
+
+def test_a_label_with_more_values_than_the_cap_is_left_to_symbolic_resolution(live_prometheus, tmp_path: Path) -> None:
+    """A label's values are kept whole or not at all: the first N of N+k values would let the others page
+    nobody. The detail says how many were left out."""
+    cfg = PrometheusSource(name="prom", kind="prometheus", url=live_prometheus.url)
+    whole = PrometheusCollector(cfg, tmp_path).collect().facts.series_labels
+    many = {(sel, k): len(v) for sel, labels in whole.items() for k, v in labels.items() if len(v) > 1}
+    assert many, whole  # the fixture has a label with several values
+    (sel, label), n = next(iter(sorted(many.items())))
+    capped = PrometheusSource(name="prom", kind="prometheus", url=live_prometheus.url, max_label_values=n - 1)
+    got = PrometheusCollector(capped, tmp_path).collect()
+    assert label not in got.facts.series_labels[sel]
+    assert all(len(v) <= n - 1 for labels in got.facts.series_labels.values() for v in labels.values())
+    assert f"more than max_label_values ({n - 1}) values" in (got.detail or "")
