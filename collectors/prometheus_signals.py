@@ -24,6 +24,14 @@ from collectors.recordings import load_signals, signals_from_queries
 from collectors.source_cache import collect_cached
 
 ALERT_HISTORY_QUERY = 'ALERTS{alertstate="firing"}'
+
+
+def alert_history_query(step_s: float) -> str:
+    """ALERTS firing at any sample of each step, not only at its instant: an alert that fired for less than a
+    step between two instants (a flap, what OWN008 counts) ends with a stale marker and was never seen."""
+    return f"max_over_time({ALERT_HISTORY_QUERY}[{step_s:g}s])"
+
+
 # what the collected facts of a recording depend on (collectors.source_cache; a live Prometheus is never cached)
 CACHED_CODE = (
     "collectors/prometheus_signals.py",
@@ -106,15 +114,16 @@ class SignalsCollector(SourceCollector):
                     if q.service is None or e.status not in (400, 422):
                         raise
                     failed.append(f"query {q.name.rsplit(':', 1)[-1]} refused: {e.message}")
+            history_query = alert_history_query(step)
             answers["alert_history"] = {
-                "query": ALERT_HISTORY_QUERY,
+                "query": history_query,
                 "start": now - window,
                 "end": now,
                 "step": f"{step:g}s",
                 "data": api_data(
                     api,
                     "/api/v1/query_range",
-                    {"query": ALERT_HISTORY_QUERY, "start": now - window, "end": now, "step": f"{step:g}s"},
+                    {"query": history_query, "start": now - window, "end": now, "step": f"{step:g}s"},
                 ),
             }
             names_window = parse_duration(self.config.metric_names_window)

@@ -160,3 +160,37 @@ sources:
         assert sp.attributes is not None and sp.attributes["source.name"] == name
     out = capsys.readouterr().out
     assert "prom-us (prometheus) ok" in out
+
+
+def test_an_alert_that_fired_between_two_steps_is_in_the_history(tmp_path: Path) -> None:
+    """An alert firing for 4 s, resolved before the history is read, between two instants of its 30 s steps:
+    ALERTS sampled at the instants never saw it (its series ends with a stale marker); any sample in a step
+    counts now, as a short episode."""
+    import time
+
+    from livestack import wait_until
+
+    start = int(time.time()) + 3
+    rules = tmp_path / "flap.yml"
+    rules.write_text(
+        "groups:\n  - name: flap\n    interval: 1s\n    rules:\n      - alert: Flap\n"
+        f"        expr: (vector(time()) >= {start}) < {start + 4}\n"
+        "        labels: {service: checkout}\n"
+    )
+    with servers.PrometheusServer(rule_files=[rules]) as prom:
+        wait_until(lambda: prom.query('ALERTS{alertname="Flap"}')["result"], "Flap fired", timeout=20)
+        wait_until(lambda: time.time() > start + 6, "Flap resolved", timeout=20)
+        assert not prom.query('ALERTS{alertname="Flap"}')["result"]
+        src = SignalsSource.model_validate(
+            {
+                "name": "signals",
+                "kind": "prometheus_signals",
+                "url": prom.url,
+                "history_window": "1m",
+                "history_step": "30s",
+            }
+        )
+        got = SignalsCollector(src, Path(".")).collect().facts
+    fired = {h.alertname: h for h in got.alert_history}
+    assert "Flap" in fired, [h.alertname for h in got.alert_history]
+    assert fired["Flap"].fires == 1 and fired["Flap"].labels["service"] == "checkout"
