@@ -8,7 +8,7 @@ rule files are also configured), `external_labels` and `alert_relabel_configs` f
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from agent.config import PrometheusSource
@@ -73,6 +73,16 @@ def rules_from_api(data: Any, source: str) -> list[Rule]:
         return out
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise SourceBadAnswer(f"malformed /api/v1/rules answer: {type(e).__name__}: {e}", source=source) from None
+
+
+def _common_tail(reversed_parts: tuple[str, ...], file: str | None) -> int:
+    """How many trailing path parts `file` shares with the path whose parts are `reversed_parts` (reversed)."""
+    n = 0
+    for a, b in zip(reversed_parts, PurePosixPath(file or "").parts[::-1], strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
 
 
 class PrometheusCollector(SourceCollector):
@@ -204,7 +214,9 @@ class PrometheusCollector(SourceCollector):
         return out, over_cap
 
     def _add_lines(self, facts: PrometheusFacts) -> str:
-        """Line numbers from the same rule files read locally (matched by group and name, in order).
+        """Line numbers from the same rule files read locally, matched by group and name, and among rules of one
+        group and name in several files by the file Prometheus names (most trailing path parts in common: the
+        server's paths may be mounted elsewhere here), then in order.
 
         Not by expr: Prometheus answers each expr re-printed from its syntax tree.
         """
@@ -220,6 +232,8 @@ class PrometheusCollector(SourceCollector):
         for r in facts.rules:
             locs = where.get((r.group, r.name))
             if locs:
-                r.location = locs.pop(0).model_copy()
+                live = PurePosixPath(r.location.file or "").parts[::-1]
+                best = max(range(len(locs)), key=lambda i: (_common_tail(live, locs[i].file), -i))
+                r.location = locs.pop(best).model_copy()
                 found += 1
         return f"{found} of {len(facts.rules)} rules found in the local rule files"

@@ -194,3 +194,33 @@ def test_an_alert_that_fired_between_two_steps_is_in_the_history(tmp_path: Path)
     fired = {h.alertname: h for h in got.alert_history}
     assert "Flap" in fired, [h.alertname for h in got.alert_history]
     assert fired["Flap"].fires == 1 and fired["Flap"].labels["service"] == "checkout"
+
+
+def test_a_group_in_two_files_gets_each_rules_own_file_and_line(tmp_path: Path) -> None:
+    """Group `shared` with alert `Same` in two files: each live rule takes the line of the local file named like
+    the one Prometheus reports, whatever order the local files are listed in (they were matched in that order,
+    so the two rules swapped files)."""
+    group = "groups:\n  - name: shared\n    rules:\n{pad}      - alert: Same\n        expr: vector({v})\n"
+    first, second = tmp_path / "z-first.yml", tmp_path / "a-second.yml"
+    first.write_text(group.format(pad="", v=1))
+    second.write_text(group.format(pad="      - record: r:x\n        expr: vector(2)\n", v=0))
+    with servers.PrometheusServer(rule_files=[first, second]) as prom:
+        served = sorted({r["file"] for g in prom.api("/rules")["groups"] for r in [g]})
+        # the local copies, named as the server's, listed in the other order
+        local = tmp_path / "local"
+        local.mkdir()
+        copies = {}
+        for path in served:
+            name = Path(path).name
+            src = first if name.endswith("z-first.yml") else second
+            copies[name] = local / name
+            copies[name].write_text(src.read_text())
+        ordered = sorted(copies.values(), key=lambda p: p.name, reverse=True)
+        src_cfg = PrometheusSource(name="p", kind="prometheus", url=prom.url, rule_files=[str(p) for p in ordered])
+        got = PrometheusCollector(src_cfg, Path(".")).collect()
+    same = [r for r in got.facts.rules if r.name == "Same"]
+    assert len(same) == 2
+    for r in same:
+        want = "z-first.yml" if r.expr.strip() == "vector(1)" else "a-second.yml"
+        assert r.location.file.endswith(want), (r.expr, r.location)
+        assert r.location.line == (4 if want == "z-first.yml" else 6)
