@@ -265,6 +265,43 @@ def test_sqlite_allows_one_replica_only() -> None:
         render({"replicaCount": 2})
 
 
+@pytest.mark.parametrize(
+    "url", ["postgresql+psycopg://ownership:S3cret@db/o", "postgresql+psycopg://ownership@db/o?password=S3cret"]
+)
+def test_a_database_url_with_a_password_is_refused(url: str) -> None:
+    """It would be written in clear into the ConfigMap (and the agent refuses it at start anyway)."""
+    with pytest.raises(Exception, match="database.passwordSecret") as e:
+        render({"database": {"url": url}, "replicaCount": 1})
+    assert "S3cret" not in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("interval", "stale", "window_s", "stale_s"),
+    [("5m", "1h", 900, 3600), ("1h30m", "1h30m", 16200, 5400), ("1w", "2d12h", 3 * 604800, 216000)],
+)
+def test_alert_thresholds_take_compound_durations(
+    tmp_path: Path, interval: str, stale: str, window_s: int, stale_s: int
+) -> None:
+    """`1h30m` or `1w` (valid for the agent) gave `[0s]` windows (promtool refuses them) and a `> 0` staleness
+    threshold (the alert fired for ever)."""
+    values = _values("production") or {}
+    values = {
+        **values,
+        "collectInterval": interval,
+        "prometheusRule": {**values["prometheusRule"], "staleAfter": stale},
+    }
+    [rule] = [d for d in manifests(values) if d["kind"] == "PrometheusRule"]
+    exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert f"[{window_s}s]" in exprs["OwnershipAgentCollectionsFailing"]
+    assert exprs["OwnershipAgentSourceStale"].rstrip().endswith(f"> {stale_s}")
+    f = tmp_path / "agent-rules.yml"
+    f.write_text(yaml.safe_dump(rule["spec"]))
+    ok, count, out = promtool_check_rules(f)
+    assert ok and count == 4, out
+    with pytest.raises(Exception, match="not a Prometheus duration"):
+        render({**values, "collectInterval": "5 minutes"})
+
+
 def test_rendered_config_is_a_valid_agent_config(tmp_path: Path) -> None:
     from agent.config import load_config
 

@@ -55,9 +55,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml $cfg -}}
 {{- end -}}
 
-{{/* A Prometheus duration (30m, 1h, 2d) in seconds, for alert thresholds. */}}
+{{/* A Prometheus duration (30s, 1h30m, 2d, 1w) in whole seconds, for alert thresholds; anything else fails
+the render (a wrong number would make an alert fire for ever, or never). */}}
 {{- define "ownership.seconds" -}}
 {{- $d := toString . -}}
-{{- $n := int (trimSuffix "s" (trimSuffix "m" (trimSuffix "h" (trimSuffix "d" $d)))) -}}
-{{- if hasSuffix "d" $d -}}{{ mul $n 86400 }}{{- else if hasSuffix "h" $d -}}{{ mul $n 3600 }}{{- else if hasSuffix "m" $d -}}{{ mul $n 60 }}{{- else -}}{{ $n }}{{- end -}}
+{{- if not (regexMatch "^([0-9]+(ms|s|m|h|d|w|y))+$" $d) -}}
+{{- fail (printf "%q is not a Prometheus duration (e.g. 30s, 5m, 1h30m, 7d)" $d) -}}
+{{- end -}}
+{{- $unit := dict "ms" 0 "s" 1 "m" 60 "h" 3600 "d" 86400 "w" 604800 "y" 31536000 -}}
+{{- $total := 0 -}}
+{{- range regexFindAll "[0-9]+(ms|s|m|h|d|w|y)" $d -1 -}}
+{{- $n := int (regexFind "^[0-9]+" .) -}}
+{{- $u := regexFind "[a-z]+$" . -}}
+{{- $total = add $total (mul $n (get $unit $u)) -}}
+{{- end -}}
+{{- $total -}}
 {{- end -}}
