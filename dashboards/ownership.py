@@ -9,6 +9,7 @@ The metric names are the ones ``agent/metrics.py`` exposes (docs: issue 7).
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,10 +64,21 @@ class _Ids:
         return self.next
 
 
+# an instant selector of one of the agent's gauges (not the scheduler's counter, nor a range selector)
+_GAUGE = re.compile(r"\b(ownership_(?!scheduler_runs)[a-z0-9_]+(?:\{[^}]*\})?)(?!\s*\[)")
+
+
+def one_per_replica(expr: str) -> str:
+    """`expr` with each gauge selector taken once whatever the number of replicas: every replica exports the
+    same series of the same snapshot, told apart by the scrape's `instance` and `pod` only, so a `sum` over
+    them counted each finding, service or page once per replica."""
+    return _GAUGE.sub(r"max without (instance, pod) (\1)", expr)
+
+
 def _query(
     expr: str, legend: str = "", ref: str = "A", *, instant: bool = True, as_table: bool = False
 ) -> prom.Dataquery:
-    q = prom.Dataquery().expr(expr).ref_id(ref).datasource(DATASOURCE)
+    q = prom.Dataquery().expr(one_per_replica(expr)).ref_id(ref).datasource(DATASOURCE)
     q = q.instant() if instant else q.range()
     if legend:
         q = q.legend_format(legend)

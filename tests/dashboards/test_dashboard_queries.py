@@ -240,3 +240,34 @@ def test_variables_offer_the_demo_values(prometheus: PrometheusServer) -> None:
             continue
         values = _label_values(prometheus, var["query"]["query"])
         assert DEMO_VALUES[var["name"]] in values, f"${var['name']} offers {values}"
+
+
+def test_panels_count_each_series_once_with_two_replicas(prometheus: PrometheusServer, agent: _Agent) -> None:
+    """Two replicas export the same series of the same snapshot (here one agent scraped as two targets, as a
+    ServiceMonitor scrapes two pods): every instant panel shows what it shows for one (sums counted each
+    finding, service and page once per replica)."""
+    one = _scrape_config(agent, agent.token is not None and _get(f"{agent.url}/metrics")[0] in (401, 403))
+    two = one.replace(f"['127.0.0.1:{agent.port}']", f"['127.0.0.1:{agent.port}', 'localhost:{agent.port}']")
+    assert two != one
+    with PrometheusServer(two) as prom2:
+        query = f'count_over_time(up{{job="{JOB}"}}[5m]) >= {SCRAPES}'
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(prom2.query(query)["result"]) < 2:
+            time.sleep(0.5)
+        assert len(prom2.query(query)["result"]) == 2
+        dashboard = json.loads(ownership.JSON_PATH.read_text())
+        compared = 0
+        for title, _ref, expr in ownership.queries(dashboard):
+            if "time()" in expr or "increase(" in expr:
+                continue  # instants and per-process counters: not the same number twice
+            promql = ownership.interpolate(expr, DEMO_VALUES)
+
+            def values(p: PrometheusServer, q: str = promql) -> list[tuple[str, str]]:
+                return sorted(
+                    (json.dumps({k: v for k, v in r["metric"].items() if k not in ("instance", "pod")}), r["value"][1])
+                    for r in p.query(q)["result"]
+                )
+
+            assert values(prom2) == values(prometheus), title
+            compared += 1
+    assert compared >= 20
