@@ -336,7 +336,11 @@ class ServeState:
             if mine:
                 recent = store.history(limit=1)
                 age = (datetime.now(UTC) - recent[0][1]).total_seconds() if recent else None
-                if age is None or age >= 0.9 * interval.total_seconds():
+                # a snapshot stamped more than an interval ahead came from a replica whose clock runs ahead: it
+                # is no recent collection (waiting for real time to pass it stopped every collection)
+                if age is None or age >= 0.9 * interval.total_seconds() or age < -interval.total_seconds():
+                    if age is not None and age < -interval.total_seconds():
+                        log.warning("the latest snapshot is stamped %.0fs ahead of this clock: collecting", -age)
                     self.collections += 1
                     return self.collect_once()
         latest = store.latest()

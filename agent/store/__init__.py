@@ -83,7 +83,9 @@ class Store:
 
     def __init__(self, url: str):
         # the URL (it may hold the database's password) is kept by the engine only, whose URL shows it as ***
-        self.engine = create_engine(url, future=True)
+        # a pooled PostgreSQL connection is checked before use: after a server restart (or a connection cut by a
+        # proxy) the first request of each replica failed with OperationalError, a 500
+        self.engine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
         event.listen(self.engine, "handle_error", _cannot_connect)
 
     def migrate(self, revision: str = "head") -> None:
@@ -263,11 +265,16 @@ class Store:
 
     def prune(self, keep_days: float, daily_days: float | None = None, now: datetime | None = None) -> int:
         """Retention: every snapshot of the last `keep_days`, then one per UTC day (its last) for `daily_days`
-        (None: for ever), by when each was taken, and always the newest; returns how many were deleted."""
-        now = now or datetime.now(UTC)
-        cutoff = now - timedelta(days=keep_days)
-        daily_cutoff = now - timedelta(days=daily_days) if daily_days is not None else None
+        (None: for ever), by when each was taken, and always the newest; returns how many were deleted.
+
+        `now` by default: on PostgreSQL the database's clock, which every replica shares (a collecting replica
+        whose own clock ran days ahead deleted days of history); on SQLite, one host's, this process's."""
         with self.engine.begin() as conn:
+            if now is None and self.engine.dialect.name == "postgresql":
+                now = _aware(conn.execute(select(func.now())).scalar())
+            now = now or datetime.now(UTC)
+            cutoff = now - timedelta(days=keep_days)
+            daily_cutoff = now - timedelta(days=daily_days) if daily_days is not None else None
             old = conn.execute(select(snapshots.c.id, snapshots.c.taken_at).where(snapshots.c.taken_at < cutoff)).all()
             keep: dict[str, tuple[datetime, int]] = {}
             for sid, raw in old:

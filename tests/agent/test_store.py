@@ -294,6 +294,51 @@ def test_retention_keeps_recent_snapshots_and_one_per_day(store: Store) -> None:
     assert store.prune(keep_days=3, now=now) == 0
 
 
+def test_retention_on_postgresql_goes_by_the_databases_clock(postgres_server, monkeypatch) -> None:
+    """A collecting replica whose clock runs 8 days ahead deletes nothing of 3 days of hourly snapshots kept for
+    7: the cutoff is the database's clock, shared by every replica (72 snapshots became 5)."""
+    import agent.store as store_mod
+
+    s = Store(postgres_server.url)
+    s.migrate()
+    s.downgrade("base")
+    s.migrate()
+    try:
+        real = datetime.now(UTC)
+        for h in range(72):
+            s.save(_empty_snapshot(real - timedelta(hours=h)))
+
+        class Ahead(datetime):
+            @classmethod
+            def now(cls, tz=None):  # type: ignore[override]
+                return datetime.now(tz) + timedelta(days=8)
+
+        monkeypatch.setattr(store_mod, "datetime", Ahead)
+        assert s.apply_retention(7, 400) == 0
+        assert len(s.history(limit=100)) == 72
+    finally:
+        s.downgrade("base")
+        s.close()
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced(postgres_server) -> None:
+    """After a PostgreSQL restart the pool's connections are dead: the next read opens a new one (was a 500)."""
+    import psycopg
+
+    s = Store(postgres_server.url)
+    s.migrate()
+    try:
+        assert s.history(limit=1) is not None  # a pooled connection now
+        with psycopg.connect(postgres_server.dsn, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert s.history(limit=1) is not None
+    finally:
+        s.close()
+
+
 def test_retention_deletes_daily_snapshots_after_their_own_limit(store: Store) -> None:
     ids, now = _ten_days(store)
     store.prune(keep_days=3, daily_days=6, now=now)

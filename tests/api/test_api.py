@@ -532,6 +532,30 @@ def test_scheduler_waits_for_a_store_that_cannot_be_reached_yet(tmp_path, demo_l
     assert state_mod.STORE_RETRY_S >= 0.2  # the interval here is the shorter: it is the wait
 
 
+def test_a_snapshot_stamped_ahead_by_another_replicas_clock_does_not_stop_collection(
+    tmp_path, demo_loaded, demo_snapshot
+) -> None:
+    """A replica whose clock ran an hour ahead stored the latest snapshot: the next turn collects (it waited
+    for real time to pass that stamp, an hour without a collection); one stamped just now does not."""
+    from datetime import UTC, datetime, timedelta
+
+    from agent.store import Store
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = Store(url)
+    store.migrate()
+    ahead = demo_snapshot.model_copy(update={"id": None, "taken_at": datetime.now(UTC) + timedelta(hours=1)})
+    store.save(ahead)
+    store.close()
+    demo_now = demo_loaded.config.now
+    st = ServeState(ServeConfig(), [TOKEN], demo_loaded, store_url=url, now=lambda: demo_now)
+    st.tick(timedelta(minutes=5))
+    assert st.collections == 1
+    st.tick(timedelta(minutes=5))  # the snapshot it just stored is recent: no second collection
+    assert st.collections == 1
+    st.close()
+
+
 def test_serve_refuses_to_start_without_a_token_outside_the_demo(monkeypatch, capsys) -> None:
     from agent import cli, demo
 
