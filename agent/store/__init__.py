@@ -316,9 +316,16 @@ class Store:
         if self.engine.dialect.name == "postgresql":
             with self.engine.connect() as conn:
                 got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({COLLECT_LOCK_ID})").scalar())
+                stop = threading.Event()
+                beat: threading.Thread | None = None
+                if got:
+                    beat = self._keep_lock_alive(conn, stop)
                 try:
                     yield got
                 finally:
+                    stop.set()
+                    if beat is not None:
+                        beat.join()
                     if got:
                         conn.exec_driver_sql(f"SELECT pg_advisory_unlock({COLLECT_LOCK_ID})")
                     conn.commit()
@@ -340,6 +347,33 @@ class Store:
                 yield True
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # a holder of the collector lock that stops (frozen, swapped out, its node cut off) loses it after this
+    # long: PostgreSQL ends its session, which releases the lock, and another replica collects
+    lock_idle_timeout_s: float = 60.0
+
+    def _keep_lock_alive(self, conn: Connection, stop: threading.Event) -> threading.Thread:
+        """While the lock is held its session sits idle in its transaction: PostgreSQL ends it once idle for
+        `lock_idle_timeout_s` (a frozen process held the lock for ever, and every replica stopped collecting)
+        or once its client stops answering TCP keepalives (a node cut off: ~2 h by the kernel's defaults). A
+        thread touches the session meanwhile, so that a live collector keeps it."""
+        timeout_ms = max(1000, int(self.lock_idle_timeout_s * 1000))
+        conn.exec_driver_sql(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+        for name, value in (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10), ("tcp_keepalives_count", 3)):
+            conn.exec_driver_sql(f"SET {name} = {value}")
+
+        def beat() -> None:
+            every = max(0.2, self.lock_idle_timeout_s / 4)
+            while not stop.wait(every):
+                try:
+                    conn.exec_driver_sql("SELECT 1")
+                except Exception as e:  # noqa: BLE001 - the session is gone: the lock with it
+                    log.warning("collector lock lost error=%r", _db_error(e))
+                    return
+
+        t = threading.Thread(target=beat, name="ownership-lock-heartbeat", daemon=True)
+        t.start()
+        return t
 
     def close(self) -> None:
         self.engine.dispose()

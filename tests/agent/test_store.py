@@ -712,3 +712,58 @@ def test_each_distinct_text_is_stored_once_and_retention_deletes_the_unreferred(
         assert got is not None and got.sources[0].facts == facts
     store.prune(keep_days=0, daily_days=0, now=base + timedelta(days=5))
     assert [h[0] for h in store.history()] == ids[-1:] and _texts(store) == 1  # the newest and its text
+
+
+def test_a_frozen_holder_of_the_collector_lock_loses_it(postgres_server, tmp_path: Path) -> None:
+    """A replica frozen while collecting (SIGSTOP: its kernel still answers TCP) held the advisory lock for ever,
+    and no replica collected again. Its session, idle in its transaction, is ended by PostgreSQL after the
+    lock's idle timeout; a live holder keeps it by touching the session."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "holder.py"
+    script.write_text(
+        "import sys, time\n"
+        "from agent.store import Store\n"
+        "s = Store(sys.argv[1]); s.lock_idle_timeout_s = 2.0\n"
+        "with s.collector_lock() as got:\n"
+        "    print('held' if got else 'refused', flush=True)\n"
+        "    time.sleep(float(sys.argv[2]))\n"
+    )
+    other = Store(postgres_server.url)
+
+    def free() -> bool:
+        with other.collector_lock() as got:
+            return got
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    live = subprocess.Popen(
+        [sys.executable, str(script), postgres_server.url, "6"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    frozen = None
+    try:
+        assert live.stdout is not None and live.stdout.readline().strip() == "held"
+        time.sleep(4)  # twice the idle timeout: a live holder keeps the lock
+        assert not free()
+        live.wait(30)
+        assert free()
+        frozen = subprocess.Popen(
+            [sys.executable, str(script), postgres_server.url, "600"], stdout=subprocess.PIPE, text=True, env=env
+        )
+        assert frozen.stdout is not None and frozen.stdout.readline().strip() == "held"
+        os.kill(frozen.pid, signal.SIGSTOP)
+        assert not free()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not free():
+            time.sleep(0.5)
+        assert free(), "the frozen holder still holds the collector lock"
+    finally:
+        for p in (live, frozen):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+        other.close()
