@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 _configured = False
+EXPORT_TIMEOUT_S = 2  # per export, retries included: spans are worth less than a command's prompt exit
 
 
 def setup_tracing(
@@ -21,9 +22,10 @@ def setup_tracing(
     if exporter is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter(endpoint=otlp_endpoint)
+        # a short timeout: an exporter retrying a collector that is down held every command's exit ~7 s
+        exporter = OTLPSpanExporter(endpoint=otlp_endpoint, timeout=EXPORT_TIMEOUT_S)
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(exporter, export_timeout_millis=EXPORT_TIMEOUT_S * 1000))
     trace.set_tracer_provider(provider)
     _configured = True
     return provider

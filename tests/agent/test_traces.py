@@ -36,6 +36,10 @@ def test_collection_and_check_spans(spans: InMemorySpanExporter) -> None:
     assert "collection" in names
     assert {f"collect {s.name}" for s in loaded.config.sources} <= set(names)
     assert "check OWN000" in names and "check OWN001" in names
+    # the rule evaluation is one trace: every check's span under one `checks` span
+    [checks] = [s for s in spans.get_finished_spans() if s.name == "checks"]
+    per_check = [s for s in spans.get_finished_spans() if s.name.startswith("check OWN")]
+    assert per_check and all(s.parent is not None and s.parent.span_id == checks.context.span_id for s in per_check)
     run = next(s for s in spans.get_finished_spans() if s.name == "collection")
     children = [s for s in spans.get_finished_spans() if s.parent and s.parent.span_id == run.context.span_id]
     assert len(children) == len(loaded.config.sources)

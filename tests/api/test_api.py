@@ -342,11 +342,13 @@ def test_a_span_per_request(demo_state: ServeState) -> None:
         c.get("/api/v1/services/checkout/pages", headers=AUTH)
         c.get("/api/v1/services/nope", headers=AUTH)
         c.get("/healthz")
+        c.get("/wp-admin/setup.php")  # no route: the span is named after the method alone
     spans = exporter.get_finished_spans()
     names = [s.name for s in spans]
-    assert names == ["GET /api/v1/services/{name}/pages", "GET /api/v1/services/{name}", "GET /healthz"]
+    assert names == ["GET /api/v1/services/{name}/pages", "GET /api/v1/services/{name}", "GET /healthz", "GET"]
     assert spans[0].attributes["http.route"] == "/api/v1/services/{name}/pages"
-    assert [s.attributes["http.response.status_code"] for s in spans] == [200, 404, 200]
+    assert [s.attributes["http.response.status_code"] for s in spans] == [200, 404, 200, 404]
+    assert spans[3].attributes["url.path"] == "/wp-admin/setup.php"
 
 
 def test_service_pages_fast_path_answers_as_the_route(demo_snapshot: Snapshot) -> None:
