@@ -316,3 +316,18 @@ def test_dashboard_in_the_chart_is_the_generated_one() -> None:
     [cm] = [d for d in manifests(None) if d["kind"] == "ConfigMap" and "ownership.json" in d["data"]]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["data"]["ownership.json"].strip() == (ROOT / "dashboards" / "ownership.json").read_text().strip()
+
+
+def test_default_values_wait_for_a_token_secret_rather_than_start_without_one() -> None:
+    """The agent refuses to serve without an API token: with no Secret named the pod references
+    <fullname>-api-tokens (it waits for it, "secret not found") and NOTES.txt says how to create it; it was
+    started without one and exited, in a loop."""
+    [dep] = [d for d in manifests(None) if d["kind"] == "Deployment"]
+    env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+    ref = env["OWNERSHIP_API_TOKENS"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "ownership-ownership-agent-api-tokens", "key": "tokens"}
+    notes = render(None)["ownership-agent/templates/NOTES.txt"]
+    assert "create secret generic ownership-ownership-agent-api-tokens" in notes
+    named = [d for d in manifests({"api": {"tokensSecret": {"name": "mine"}}}) if d["kind"] == "Deployment"][0]
+    env = {e["name"]: e for e in named["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["OWNERSHIP_API_TOKENS"]["valueFrom"]["secretKeyRef"]["name"] == "mine"

@@ -71,3 +71,9 @@ the render (a wrong number would make an alert fire for ever, or never). */}}
 {{- end -}}
 {{- $total -}}
 {{- end -}}
+
+
+{{/* The Secret holding the API's bearer tokens: api.tokensSecret.name, else <fullname>-api-tokens. */}}
+{{- define "ownership.tokensSecret" -}}
+{{- .Values.api.tokensSecret.name | default (printf "%s-api-tokens" (include "ownership.fullname" .)) -}}
+{{- end -}}
