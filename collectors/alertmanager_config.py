@@ -381,12 +381,10 @@ def _split_matchers(text: str) -> list[str]:
     return tokens
 
 
-def _parse_matcher(s: str) -> Matcher:
-    """Alertmanager 0.25's labels.ParseMatcher: `name op value`, the value optionally double-quoted, unescaped."""
-    m = _MATCHER.match(s)
-    if not m:
-        raise ValueError(f"bad matcher format: {s}")
-    name, op, raw = m.groups()
+def matcher_value(raw: str) -> str:
+    """A matcher's value as labels.ParseMatcher unquotes it (also amtool's `LABEL=VALUE` arguments): optionally
+    double-quoted, `\\n`, `\\"` and `\\\\` unescaped, any other escape kept with its backslash. ValueError
+    for a double quote inside."""
     expect_quote = raw.startswith('"')
     body = raw[1:] if expect_quote else raw
     value: list[str] = []
@@ -409,7 +407,16 @@ def _parse_matcher(s: str) -> Matcher:
             value.append(ch)
     if expect_quote:
         raise ValueError(f"matcher value contains unescaped double quote: {raw}")
-    text = "".join(value)
+    return "".join(value)
+
+
+def _parse_matcher(s: str) -> Matcher:
+    """Alertmanager 0.25's labels.ParseMatcher: `name op value`, the value optionally double-quoted, unescaped."""
+    m = _MATCHER.match(s)
+    if not m:
+        raise ValueError(f"bad matcher format: {s}")
+    name, op, raw = m.groups()
+    text = matcher_value(raw)
     if op in ("=~", "!~"):
         check_regex(text)
     return Matcher(name=name, op=op, value=text)  # type: ignore[arg-type]

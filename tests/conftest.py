@@ -6,6 +6,7 @@ Other fixture sections may be added below; keep each in its own delimited block.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -152,3 +153,11 @@ def api_client(demo_state):
 # ===================================================================================
 # END API fixtures
 # ===================================================================================
+
+
+@pytest.fixture
+def org(tmp_path: Path) -> Path:
+    """A copy of the small test organisation (without its store) to edit (a test module may have its own)."""
+    dest = tmp_path / "org"
+    shutil.copytree(Path(__file__).parent / "testdata" / "org-small", dest, ignore=shutil.ignore_patterns(".ownership"))
+    return dest

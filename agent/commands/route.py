@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from agent.errors import InputError
-from collectors.alertmanager_config import load_alertmanager_config
+from collectors.alertmanager_config import load_alertmanager_config, matcher_value
 from rules.routing import CompiledTree, RouteMatch, intervals_by_name, suppressed_at
 
 # labels.ParseMatcher (Alertmanager 0.25), which amtool uses for its label arguments; Go's \s is ASCII.
@@ -25,37 +25,13 @@ def parse_label_arg(text: str) -> tuple[str, str]:
     if not m:
         raise InputError(f"bad matcher format: {text}")
     name, op, raw = m.group(1), m.group(2), m.group(3)
-    expect_quote = raw.startswith('"')
-    if expect_quote:
-        raw = raw[1:]
-    value: list[str] = []
-    escaped = False
-    for i, ch in enumerate(raw):
-        if escaped:
-            escaped = False
-            if ch == "n":
-                value.append("\n")
-            elif ch in '"\\':
-                value.append(ch)
-            else:  # a spurious escape keeps its backslash
-                value.append("\\" + ch)
-            continue
-        if ch == "\\":
-            if i < len(raw) - 1:
-                escaped = True
-                continue
-            value.append("\\")
-        elif ch == '"':
-            if not expect_quote or i < len(raw) - 1:
-                raise InputError(f"matcher value contains unescaped double quote: {m.group(3)}")
-            expect_quote = False
-        else:
-            value.append(ch)
-    if expect_quote:
-        raise InputError(f"matcher value contains unescaped double quote: {m.group(3)}")
+    try:
+        value = matcher_value(raw)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     if op != "=":
         raise InputError(f"labels must be specified as key=value pairs: {text}")
-    return name, "".join(value)
+    return name, value
 
 
 def parse_label_args(args: list[str]) -> dict[str, str]:

@@ -3,7 +3,6 @@ naming FILE:LINE, `collect` marks the source failed with that error and keeps it
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -15,13 +14,6 @@ from agent.config import load_config
 from agent.pipeline import collect
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    dest = tmp_path / "org"
-    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
-    return dest
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +11,6 @@ from pathlib import Path
 import pytest
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    dest = tmp_path / "org"
-    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
-    return dest
 
 
 def check(org: Path) -> subprocess.CompletedProcess[str]:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from agent.config import load_config
 from agent.pipeline import collect
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    dest = tmp_path / "org"
-    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
-    return dest
 
 
 def by_name(snap, name):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,13 +15,6 @@ from collectors.facts import Snapshot, SourceResult, SourceStatus
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    dest = tmp_path / "org"
-    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
-    return dest
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -3,7 +3,6 @@ one line naming the store, never its password, and exits 2 (was SQLAlchemy's 159
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,13 +14,6 @@ from agent.store import Store, StoreError
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
 SECRET = "hunter2-KNOWN-SECRET-7c1f"
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    dest = tmp_path / "org"
-    shutil.copytree(SMALL_ORG, dest, ignore=shutil.ignore_patterns(".ownership"))
-    return dest
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
