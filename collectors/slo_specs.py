@@ -22,7 +22,17 @@ def load_slo_file(path: Path | str) -> tuple[list[SLO], list[Rule]]:
     """SLOs in a spec file; Sloth-generated rule files give their rules instead."""
     slos: list[SLO] = []
     rules: list[Rule] = []
-    for doc in load_documents(path):
+    docs = load_documents(path)
+    # OpenSLO SLIs of the file by name: an SLO's `indicatorRef` names one (its SLI was read as not stated)
+    slis = {
+        str((d.data.get("metadata") or {}).get("name")): d.data.get("spec") or {}
+        for d in docs
+        if isinstance(d.data, dict)
+        and str(d.data.get("apiVersion", "")).startswith("openslo/")
+        and d.data.get("kind") == "SLI"
+        and isinstance(d.data.get("metadata"), dict)
+    }
+    for doc in docs:
         data = doc.data
         if not isinstance(data, dict):
             raise InputError("an SLO spec must be a mapping", file=doc.file, line=doc.start_line)
@@ -33,7 +43,7 @@ def load_slo_file(path: Path | str) -> tuple[list[SLO], list[Rule]]:
             slos.extend(_sloth(doc, data.get("spec") or {}, ("spec",), "sloth-k8s"))
         elif str(data.get("apiVersion", "")).startswith("openslo/"):
             if kind == "SLO":
-                slos.append(_openslo(doc, data))
+                slos.append(_openslo(doc, data, slis))
             elif kind in ("SLI", "Service", "AlertPolicy", "AlertCondition", "AlertNotificationTarget", "DataSource"):
                 continue  # referenced by SLOs; services are taken from the SLO's spec.service
             else:
@@ -161,7 +171,7 @@ def _sloth(doc: Document, spec: dict, prefix: tuple, fmt: str) -> list[SLO]:
     return out
 
 
-def _openslo(doc: Document, data: dict) -> SLO:
+def _openslo(doc: Document, data: dict, slis: dict[str, dict] | None = None) -> SLO:
     meta = data.get("metadata") or {}
     spec = data.get("spec") or {}
     name = meta.get("name")
@@ -185,7 +195,8 @@ def _openslo(doc: Document, data: dict) -> SLO:
         elif "count" in tw:
             unit = {"day": "d", "week": "w", "hour": "h", "minute": "m"}.get(str(tw.get("unit", "day")).lower(), "d")
             window = f"{tw['count']}{unit}"
-    ratio = obj.get("ratioMetrics") or ((spec.get("indicator") or {}).get("spec") or {}).get("ratioMetric") or {}
+    indicator = (spec.get("indicator") or {}).get("spec") or (slis or {}).get(str(spec.get("indicatorRef"))) or {}
+    ratio = obj.get("ratioMetrics") or indicator.get("ratioMetric") or {}
     good = ((ratio.get("good") or {}).get("query")) or ((ratio.get("good") or {}).get("metricSource") or {}).get(
         "spec", {}
     ).get("query")

@@ -67,3 +67,22 @@ def test_sloth_alert_name_string_is_read(tmp_path: Path) -> None:
     path.write_text(SLOTH.format(name="CheckoutAvailability"), encoding="utf-8")
     slos, _ = load_slo_file(path)
     assert slos[0].page_alert == "CheckoutAvailability"
+
+
+def test_an_openslo_slo_takes_the_sli_its_indicator_ref_names(tmp_path: Path) -> None:
+    """OpenSLO's SLO names its SLI document by `indicatorRef` (the demo's api-gateway does): its ratio metric is
+    the SLO's, where the SLI was read as "not stated in the spec"."""
+    from agent import demo
+    from collectors.slo_specs import load_slo_file
+
+    [slo], _ = load_slo_file(demo.org_dir() / "slos" / "api-gateway.yaml")
+    assert slo.total_query == 'sum(rate(http_requests_total{job="api-gateway"}[{{.window}}]))'
+    assert slo.error_query == (
+        '(sum(rate(http_requests_total{job="api-gateway"}[{{.window}}]))) - '
+        '(sum(rate(http_requests_total{job="api-gateway",code!~"5.."}[{{.window}}])))'
+    )
+    text = (demo.org_dir() / "slos" / "api-gateway.yaml").read_text()
+    f = tmp_path / "other.yaml"
+    f.write_text(text.replace("indicatorRef: api-gateway-api-availability", "indicatorRef: no-such-sli"))
+    [other], _ = load_slo_file(f)
+    assert other.total_query is None and other.error_query is None
