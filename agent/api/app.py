@@ -33,6 +33,7 @@ def create_app(state: ServeState, tracer_provider: TracerProvider | None = None)
         summary="Which production problems will page me if this system fails?",
         version=_version(),
         lifespan=lifespan,
+        **_no_native_telemetry(),
     )
     app.state.serve = state
     errors.install(app)
@@ -151,6 +152,17 @@ class _SpanPerRequest:
                 span.set_attribute("http.response.status_code", status[0])
                 if status[0] >= 500:
                     span.set_status(Status(StatusCode.ERROR))
+
+
+def _no_native_telemetry() -> dict[str, Any]:
+    """FastAPI 0.16x traces every request itself once a tracer provider is set: a second server span beside
+    `_SpanPerRequest`'s (which also covers the pages fast path FastAPI never sees). Its own is switched off
+    where FastAPI has the setting."""
+    import inspect
+
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 def _version() -> str:

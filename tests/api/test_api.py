@@ -351,6 +351,23 @@ def test_a_span_per_request(demo_state: ServeState) -> None:
     assert spans[3].attributes["url.path"] == "/wp-admin/setup.php"
 
 
+def test_one_server_span_per_request_with_a_global_tracer_provider(demo_state: ServeState, monkeypatch) -> None:
+    """`ownership serve` with tracing sets the global provider: FastAPI 0.16x then traced each request itself,
+    a second server span beside the agent's."""
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    with TestClient(create_app(demo_state, tracer_provider=provider)) as c:
+        assert c.get("/healthz").status_code == 200
+    servers = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [s.name for s in servers] == ["GET /healthz"]
+    assert not [s for s in exporter.get_finished_spans() if s.name.startswith("fastapi.")]
+
+
 def test_service_pages_fast_path_answers_as_the_route(demo_snapshot: Snapshot) -> None:
     """The second request for a service's pages is answered from its serialised body without FastAPI:
     same status, bytes and headers as the route's answer; everything the route would refuse still goes
