@@ -331,3 +331,32 @@ def test_default_values_wait_for_a_token_secret_rather_than_start_without_one() 
     named = [d for d in manifests({"api": {"tokensSecret": {"name": "mine"}}}) if d["kind"] == "Deployment"][0]
     env = {e["name"]: e for e in named["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["OWNERSHIP_API_TOKENS"]["valueFrom"]["secretKeyRef"]["name"] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"store": {"retention_full": "1d"}}, "config.store is written by the chart"),
+        ({"serve": {"interval": "1m"}}, "config.serve.interval is set by the chart"),
+    ],
+)
+def test_config_the_chart_writes_itself_is_refused(config: dict, message: str) -> None:
+    """These were silently replaced by the chart's own values."""
+    with pytest.raises(Exception, match=message):
+        render({"config": config})
+
+
+def test_the_service_port_is_not_the_containers() -> None:
+    """`service.port: 80` made the non-root container (every capability dropped) bind port 80, which it cannot."""
+    docs = manifests({"service": {"port": 80}, "dashboard": {"labels": {"grafana_dashboard": 1}}})
+    [dep] = [d for d in docs if d["kind"] == "Deployment"]
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"][0]["containerPort"] == 8080 and container["args"][-1] == "8080"
+    [svc] = [d for d in docs if d["kind"] == "Service"]
+    assert svc["spec"]["ports"][0]["port"] == 80 and svc["spec"]["ports"][0]["targetPort"] == "http"
+    # a label given as a number is written as the string Kubernetes requires
+    [dash] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+    assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
+    for d in docs:
+        if d["kind"] not in ("ServiceMonitor", "PrometheusRule"):
+            kubernetes_validate.validate(d, K8S_VERSION, strict=True)

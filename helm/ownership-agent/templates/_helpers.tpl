@@ -37,6 +37,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "ownership.config" -}}
+{{- $given := .Values.config | default dict -}}
+{{- if hasKey $given "store" -}}
+{{- fail "config.store is written by the chart: set database.url, database.passwordSecret and retention instead" -}}
+{{- end -}}
+{{- range $k := list "interval" "host" "port" -}}
+{{- if hasKey ($given.serve | default dict) $k -}}
+{{- fail (printf "config.serve.%s is set by the chart: use collectInterval, and containerPort for the port" $k) -}}
+{{- end -}}
+{{- end -}}
 {{- $store := dict "url" "sqlite:////var/lib/ownership/ownership.db" -}}
 {{- if .Values.database.url -}}
 {{- $store = dict "url" .Values.database.url -}}
