@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -161,3 +162,15 @@ def org(tmp_path: Path) -> Path:
     dest = tmp_path / "org"
     shutil.copytree(Path(__file__).parent / "testdata" / "org-small", dest, ignore=shutil.ignore_patterns(".ownership"))
     return dest
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m agent ARGS` in a child process, its output captured."""
+    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def edit_once(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a file (which must hold it)."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))

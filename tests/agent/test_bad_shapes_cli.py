@@ -3,27 +3,16 @@ naming FILE:LINE, `collect` marks the source failed with that error and keeps it
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import edit_once, run_cli
 
 from agent.config import load_config
 from agent.pipeline import collect
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, timeout=120)
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 @pytest.mark.parametrize(
@@ -61,7 +50,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 )
 def test_check_config_names_file_and_line(org: Path, file: str, old: str, new: str, line: int, message: str) -> None:
     f = org / file
-    _edit(f, old, new)
+    edit_once(f, old, new)
     proc = run_cli("check-config", "--config", str(org / "ownership.yaml"))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -83,7 +72,7 @@ def test_collect_keeps_previous_facts(org: Path, name: str, file: str, old: str,
     before = next(s for s in good.sources if s.status.name == name)
     assert before.status.ok and before.facts is not None
     f = org / file
-    _edit(f, old, new)
+    edit_once(f, old, new)
     bad = collect(load_config(org / "ownership.yaml"), now, good, progress=False)
     after = next(s for s in bad.sources if s.status.name == name)
     assert not after.status.ok and after.status.stale

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from servers import amtool_check_config
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 def check(org: Path) -> subprocess.CompletedProcess[str]:

@@ -4,26 +4,15 @@ one line naming the store, never its password, and exits 2 (was SQLAlchemy's 159
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import edit_once, run_cli
 
 from agent.store import Store, StoreError
 
 SMALL_ORG = Path(__file__).parent.parent / "testdata" / "org-small"
 SECRET = "hunter2-KNOWN-SECRET-7c1f"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], capture_output=True, text=True, timeout=120)
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def _free_port() -> int:
@@ -35,7 +24,7 @@ def _free_port() -> int:
 def test_unreachable_store_is_one_line_without_password(org: Path) -> None:
     port = _free_port()  # nothing listens there any more
     (org / "store.password").write_text(SECRET + "\n")
-    _edit(
+    edit_once(
         org / "ownership.yaml",
         "sqlite:///.ownership/test.db",
         f"postgresql+psycopg://reader@127.0.0.1:{port}/db?connect_timeout=5\n  password: {{token_file: store.password}}",
