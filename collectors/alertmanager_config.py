@@ -739,13 +739,16 @@ def _url_error(value: Any) -> str | None:
     """Alertmanager's URL check (config.parseURL), or None when `value` is a usable URL."""
     if value == "<secret>":  # a secret URL as a running Alertmanager shows it (/api/v2/status)
         return None
+    # never a part of the URL in the message (amtool names the scheme, and a Slack or webhook URL is a secret:
+    # `TOKEN:x@host` has the scheme "token"; urlsplit's own errors quote the host)
     try:
         u = urlsplit(str(value))
-    except ValueError as e:
-        return str(e)
+        host = u.hostname
+    except ValueError:
+        return "invalid URL"
     if u.scheme not in ("http", "https"):
-        return f'unsupported scheme "{u.scheme}" for URL'
-    if not u.hostname:
+        return "unsupported scheme for URL (http or https)"
+    if not host:
         return "missing host for URL"
     return None
 

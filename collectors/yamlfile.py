@@ -254,14 +254,21 @@ def _pyyaml_error(text: str, file: str, line_offset: int, reason: Exception | No
 
 
 _CORE_TAG = "tag:yaml.org,2002:"
-_QUOTED = re.compile(r"'(?!!)[^'\n]*'|`[^`\n]*`")
+_TAG = re.compile(r"'!![\w:.-]*'")
+_QUOTED_SPAN = re.compile(r"['`].*['`]")  # greedy: from the first quote to the last one
 
 
 def _safe_reason(e: Exception) -> str:
     """yaml-rs's message without what could be a value: its first line (the next ones show the line of text),
-    quoted parts elided (`Invalid value '...' for '!!int' tag`); tags are kept."""
+    everything from its first quote to its last elided, tags kept (`Invalid value '...' for '!!int' tag`).
+    One span, not each quoted part: a value holding a quote (`'it's SECRET'`) would leave a piece out."""
     first = str(e).split("\n", 1)[0].strip()
-    return _QUOTED.sub("'...'", first)
+    tags = _TAG.findall(first)
+    masked = _TAG.sub("\0", first)
+    masked = _QUOTED_SPAN.sub("'...'", masked)
+    for tag in tags:  # the tags outside the elided span come back, in order
+        masked = masked.replace("\0", tag, 1)
+    return masked.replace("\0", "")
 
 
 def _bad_tag(text: str) -> tuple[str, int] | None:

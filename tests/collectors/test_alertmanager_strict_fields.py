@@ -228,3 +228,18 @@ def test_merge_keys_applied_as_amtool_applies_them(amtool: str, tmp_path: Path) 
     assert proc.returncode == 0, proc.stdout + proc.stderr
     routes = load_alertmanager_config(path).route.routes
     assert [(r.receiver, r.group_wait_s) for r in routes] == [("d", 10.0), ("d", 20.0)]
+
+
+@pytest.mark.parametrize("url", ["T0KENSECRET:x@hooks.example.com/x", "https://[T0KEN-SECRET]/x"])
+def test_a_bad_secret_url_is_refused_without_any_part_of_it(tmp_path: Path, url: str) -> None:
+    """A Slack or webhook URL is a secret: neither its scheme (`TOKEN:x@host`) nor its host may be named."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(
+        "route:\n  receiver: d\nreceivers:\n  - name: d\n    slack_configs:\n"
+        f"      - api_url: '{url}'\n        channel: '#x'\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as e:
+        load_alertmanager_config(path)
+    assert e.value.line == 6
+    assert "T0KEN" not in str(e.value).upper()

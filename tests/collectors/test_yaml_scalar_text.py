@@ -90,6 +90,9 @@ def test_a_bad_tag_in_a_later_document_of_a_rule_file(tmp_path: Path) -> None:
 def test_yaml_rs_words_are_cut_to_what_cannot_be_a_value() -> None:
     e = ValueError(f"Invalid value '{SECRET}' for '!!int' tag\n  |\n6 | key: {SECRET}\n")
     assert yamlfile._safe_reason(e) == "Invalid value '...' for '!!int' tag"
+    # a value holding a quote: nothing of it is left between two elided parts
+    e = ValueError(f"Invalid value 'it's {SECRET}' for '!!int' tag")
+    assert yamlfile._safe_reason(e) == "Invalid value '...' for '!!int' tag"
 
 
 def test_check_config_exits_2_without_the_value(tmp_path: Path) -> None:
