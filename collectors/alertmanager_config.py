@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent.errors import InputError
-from collectors.durations import parse_duration
+from collectors.durations import parse_go_duration
 from collectors.facts import (
     AlertmanagerFacts,
     InhibitRule,
@@ -510,7 +510,7 @@ def _duration(ctx: _Ctx, raw: dict, key: str, path: tuple) -> float | None:
     if raw.get(key) is None:
         return None
     try:
-        return parse_duration(raw[key])
+        return parse_go_duration(raw[key])
     except ValueError as e:
         raise ctx.fail(f"{key}: {e}", *path, key) from None
 
@@ -771,7 +771,7 @@ def _go_duration_error(text: str) -> str | None:
     if text == "":
         return "empty duration string"
     try:
-        parse_duration(text)
+        parse_go_duration(text)
     except ValueError:
         return f'not a valid duration string: "{text}"'
     return None

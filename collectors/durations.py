@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 _UNITS = {"y": 365 * 86400.0, "w": 7 * 86400.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+# ASCII digits only, as Go's model.ParseDuration (`\d` alone took "１s" as a second)
+_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$", re.ASCII)
 
 
 def parse_duration(value: str | int | float) -> float:
@@ -28,6 +29,14 @@ def parse_duration(value: str | int | float) -> float:
         if groups[idx]:
             total += int(groups[idx]) * _UNITS[unit]
     return total
+
+
+def parse_go_duration(value: str | int | float) -> float:
+    """`parse_duration` as Prometheus and Alertmanager read their files (model.Duration): no blank around it
+    (`" 30s"` is refused there; the agent's own config is lenient)."""
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError(f"not a valid duration string: {value!r}")
+    return parse_duration(value)
 
 
 def format_duration(seconds: float) -> str:

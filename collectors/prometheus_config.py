@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import InputError
-from collectors.durations import parse_duration
+from collectors.durations import parse_go_duration
 from collectors.go_regexp import GoRegexpError, UnsupportedRegexp, anchored, go_regexp_to_python
 from collectors.validate import BOOL, INT, MAPPING, STR, MapOf, Strict, check_shape
 from collectors.yamlfile import load_one
@@ -144,7 +144,7 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
     for k in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         if glob_.get(k) is not None:
             try:
-                got = go_duration(glob_[k])
+                got = parse_go_duration(glob_[k])
             except ValueError as e:
                 raise InputError(f"{k}: {e}", file=str(p), line=doc.line_of("global", k)) from None
             if k == "evaluation_interval":
@@ -153,7 +153,7 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
         for k in ("scrape_interval", "scrape_timeout"):
             if isinstance(sc, dict) and sc.get(k) is not None:
                 try:
-                    go_duration(sc[k])
+                    parse_go_duration(sc[k])
                 except ValueError as e:
                     raise InputError(f"{k}: {e}", file=str(p), line=doc.line_of("scrape_configs", i, k)) from None
         for key in ("relabel_configs", "metric_relabel_configs"):
@@ -187,14 +187,6 @@ def load_prometheus_config(path: Path | str, text: str | None = None, strict: bo
     if strict:
         _rule_files_exist(doc, p.parent, rule_files)
     return PrometheusConfig(ext, relabels, ams, rule_files, ev)
-
-
-def go_duration(value: Any) -> float:
-    """Seconds of a Prometheus duration (model.Duration), as Go reads it: no space around it (`" 30s"`), ASCII
-    digits only."""
-    if isinstance(value, str) and (value != value.strip() or not value.isascii()):
-        raise ValueError(f"not a valid duration string: {value!r}")
-    return parse_duration(value)
 
 
 _RELABEL_TARGET = re.compile(r"^(?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+$", re.ASCII)

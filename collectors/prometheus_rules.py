@@ -15,8 +15,8 @@ from typing import Any
 from agent.errors import InputError
 from collectors import gotemplate
 from collectors.disk_cache import cache_folder, code_salt, read_cached, write_cached
+from collectors.durations import parse_go_duration
 from collectors.facts import Rule
-from collectors.prometheus_config import go_duration
 from collectors.yamlfile import Document, content_hash, load_documents, read_text
 
 log = logging.getLogger("ownership.collect")
@@ -377,7 +377,7 @@ def _rules_of_document(doc: Document, exact_lines: bool = False) -> list[Rule]:
         interval = None
         if group.get("interval") is not None:
             try:
-                interval = go_duration(group["interval"])
+                interval = parse_go_duration(group["interval"])
             except ValueError as e:
                 raise InputError(
                     f"group {name!r}: interval: {e}", file=doc.file, line=doc.line_of(*gpath, "interval")
@@ -512,10 +512,10 @@ _DURATIONS: dict[str, float] = {}
 
 def _duration(value: Any) -> float:
     if type(value) is not str:
-        return go_duration(value)
+        return parse_go_duration(value)
     got = _DURATIONS.get(value)
     if got is None:
-        got = go_duration(value)
+        got = parse_go_duration(value)
         if len(_DURATIONS) < 10_000:
             _DURATIONS[value] = got
     return got

@@ -243,3 +243,16 @@ def test_a_bad_secret_url_is_refused_without_any_part_of_it(tmp_path: Path, url:
         load_alertmanager_config(path)
     assert e.value.line == 6
     assert "T0KEN" not in str(e.value).upper()
+
+
+@pytest.mark.parametrize("value", ["' 30s'", "'１s'"])
+def test_durations_are_read_as_go_reads_them(amtool: str, tmp_path: Path, value: str) -> None:
+    """A blank around a duration, or a digit that is not ASCII: amtool refuses both (the lenient reading of the
+    agent's own config accepted them here)."""
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(f"route:\n  receiver: d\n  group_wait: {value}\nreceivers:\n  - name: d\n", encoding="utf-8")
+    proc = servers._run_tool([amtool, "check-config", str(path)])
+    assert proc.returncode != 0, proc.stdout
+    with pytest.raises(InputError) as e:
+        load_alertmanager_config(path)
+    assert e.value.line == 3 and "not a valid duration string" in str(e.value)
