@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from collectors.durations import parse_duration
 from collectors.facts import SLO, Rule
 from collectors.promql import parse as parse_promql
+from rules.checks.own011_no_for import is_paging
 from rules.engine import CheckContext
 from rules.findings import Evidence, Finding, Fix, Severity
 from rules.fixes import SLI_WINDOWS, rules_yaml, slo_rules, sloth_id
@@ -217,17 +218,14 @@ def _fmt(seconds: float | None) -> str:
 
 
 def can_page(a: Any) -> bool:
-    """Whether an alert's routes page someone, or would but for the instant (a maintenance window, a muted
-    route, a coverage hole: OWN005's concern), or may (a routing key that cannot be read)."""
-    for p in a.paths:
-        if p.outcome in ("pages", "unknown"):
-            return True
-        r = p.reason or ""
-        if p.outcome == "nobody" and (
-            r.startswith("in maintenance window") or r == "route muted at this instant" or "nobody on call" in r
-        ):
-            return True
-    return False
+    """Whether an alert's routes page someone: OWN011's `is_paging` (it pages, or would but for a maintenance
+    window, a service in maintenance or a muted route), or may: a routing key that cannot be read, or a
+    PagerDuty service whose levels have nobody on call now (a coverage hole, OWN005's concern)."""
+    return is_paging(a) or any(
+        p.outcome == "unknown"
+        or (p.pagerduty_service and p.outcome == "nobody" and p.reason == "nobody on call at any level")
+        for p in a.paths
+    )
 
 
 class SLONoPage:
@@ -247,7 +245,7 @@ class SLONoPage:
             fast_max = ctx.duration(self.id, "fast_burn_window", slo.service, "1h")
             at = linked[(slo.service, slo.name)]
             mine = [alert_rules[i] for i in at]
-            answer = {id(alert_rules[i]): i for i in at}
+            answer = dict(zip(map(id, mine), at, strict=True))  # a rule's position: its answer in ctx.alerts
             pages = [sr for sr in mine if sr.rule.labels.get("sloth_severity", "page") != "ticket"]
             tickets = [sr for sr in mine if sr.rule.labels.get("sloth_severity") == "ticket"]
             windows = {id(sr): burn_windows(sr.rule.expr) for sr in pages}
