@@ -64,7 +64,8 @@ SELECT datname, queryid, query, calls, total_exec_time, mean_exec_time, rows
 # (Unicode escapes), '..', $tag$..$tag$
 _PASSWORD_LITERAL = re.compile(
     r"(?i)(\bpassword(?:\s|/\*.*?\*/|--[^\n]*(?:\n|$))*)"
-    r"(e'(?:[^'\\]|\\.|'')*'|u&'(?:[^']|'')*'|'(?:[^']|'')*'|\$(\w*)\$.*?\$\3\$)",
+    # a string continued on the next line (`'sec'` newline `'ret'`: one literal in SQL) is redacted whole
+    r"((?:e'(?:[^'\\]|\\.|'')*'|u&'(?:[^']|'')*'|'(?:[^']|'')*')(?:[ \t]*\n\s*'(?:[^']|'')*')*|\$(\w*)\$.*?\$\3\$)",
     re.S,
 )
 _PASSWORD_KEYWORD = re.compile(r"(?i)(\bpassword\s*=\s*)(?!\$\d)('(?:[^'\\]|\\.)*'|[^\s']+)")

@@ -97,12 +97,13 @@ def test_every_form_of_a_password_literal_is_redacted(reader, monkeypatch: pytes
     """PostgreSQL 15 keeps these utility statements verbatim too: an escape string E'..', a Unicode string
     U&'..', and a comment between PASSWORD and the literal (only '..' and $$..$$ were redacted)."""
     pg, password = reader
-    secrets_ = {f"leak{k}{secrets.token_hex(6)}": k for k in ("e", "u", "c", "d")}
+    secrets_ = {f"leak{k}{secrets.token_hex(6)}": k for k in ("e", "u", "c", "d", "n")}
     forms = {
         "e": "CREATE ROLE ownership_leak_e PASSWORD E'{}'",
         "u": "CREATE ROLE ownership_leak_u PASSWORD U&'{}'",
         "c": "CREATE ROLE ownership_leak_c PASSWORD /* set it */ '{}'",
         "d": "CREATE ROLE ownership_leak_d ENCRYPTED PASSWORD -- new\n '{}'",
+        "n": "CREATE ROLE ownership_leak_n PASSWORD 'first-half-'\n'{}'",  # one literal continued on a new line
     }
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         for secret, k in secrets_.items():
@@ -112,7 +113,7 @@ def test_every_form_of_a_password_literal_is_redacted(reader, monkeypatch: pytes
     got = PostgresCollector(_source(pg, top_n=1000), Path(".")).collect()
     text = got.facts.model_dump_json()
     kept = [s.query for s in got.facts.statements if "ownership_leak_" in s.query and "CREATE" in s.query]
-    assert len(kept) == 4, kept  # they are read, and shown redacted
+    assert len(kept) == 5, kept  # they are read, and shown redacted
     for secret in secrets_:
         assert secret not in text
 
