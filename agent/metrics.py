@@ -200,12 +200,8 @@ def _slos_paging(g: Any, alerts: list[Any]) -> list[tuple[Any, bool]]:
     from rules.checks.own002_slo_no_page import slo_alerts
 
     linked = slo_alerts(g)
-    aligned = len(alerts) == len(g.alert_rules())
-    out = []
-    for slo in g.slos.slos:
-        positions = linked.get((slo.service, slo.name), []) if aligned else []
-        out.append((slo, any(alerts[i].pages for i in positions)))
-    return out
+    assert len(alerts) == len(g.alert_rules()), "the answers of every alerting rule, in rule order"
+    return [(slo, any(alerts[i].pages for i in linked.get((slo.service, slo.name), []))) for slo in g.slos.slos]
 
 
 def compute(inp: MetricsInput, bounds: Bounds) -> list[Metric]:

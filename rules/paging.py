@@ -9,7 +9,6 @@ for them (plus "any other value") is tried, and each distinct outcome is listed 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections import Counter
@@ -201,6 +200,7 @@ class PagingResolver:
         self._labels: dict[int, tuple[Rule, AlertLabels]] = {}
         self._labellers: dict[str, AlertLabeller] = {}  # per Prometheus
         self._unrelabelled: dict[str, AlertLabeller] = {}  # per Prometheus with alert_relabel_configs
+        self._unrelabelled_labels: dict[int, tuple[Rule, dict[str, str]]] = {}  # per rule, as `_labels`
         self._words_at: dict[datetime, dict[str, Counter[str]]] = {}
         self._by_service: dict[str, list[SourcedRule]] | None = None
         self._answers: dict[tuple, tuple[PageAnswer, list[PersonRef], list[LevelRef]]] = {}
@@ -615,10 +615,13 @@ class PagingResolver:
         if prom is not None and prom.alert_relabel_configs:
             # Prometheus's own ALERTS series carry the rule's labels: `alert_relabel_configs` change only what
             # is sent to Alertmanager (a `severity` rewritten there would match no history)
-            labeller = self._unrelabelled.get(sr.source)
-            if labeller is None:
-                labeller = self._unrelabelled[sr.source] = AlertLabeller(prom.external_labels, [])
-            fixed = labeller(sr.rule).fixed
+            hit = self._unrelabelled_labels.get(id(sr.rule))
+            if hit is None or hit[0] is not sr.rule:
+                labeller = self._unrelabelled.get(sr.source)
+                if labeller is None:
+                    labeller = self._unrelabelled[sr.source] = AlertLabeller(prom.external_labels, [])
+                hit = self._unrelabelled_labels[id(sr.rule)] = (sr.rule, labeller(sr.rule).fixed)
+            fixed = hit[1]
         since = at - timedelta(days=30)
         n = 0
         for h in mine:
@@ -772,8 +775,9 @@ class PagingResolver:
                 t = min(first[p.pagerduty_service] for p in hits if p.pagerduty_service)
                 if t != at:  # their shift starts later in the window: the answer of its start
                     later = self.resolve(sr, t)
-                    if reaching(later):
-                        a, hits = later, reaching(later)
+                    later_hits = reaching(later)
+                    if later_hits:
+                        a, hits = later, later_hits
                     else:
                         t = at
                 name = a.services[0] if a.services else self._catalog_service_of_pd(hits[0].pagerduty_service)
@@ -958,21 +962,14 @@ def _tested_values(route: Route) -> dict[str, set[str]]:
     return out
 
 
-@functools.lru_cache(maxsize=4096)
-def _go_regex(pattern: str) -> re.Pattern[str] | None:
-    """A PromQL matcher's regex as Prometheus runs it (RE2, anchored), or None where it cannot be evaluated
-    here (Python's `re` read Go-only syntax such as `\\Qa.b\\E` or `\\z` wrongly, or raised on it)."""
-    try:
-        return compile_go_regex(pattern)
-    except ValueError:
-        return None
-
-
 def _satisfies(value: str, constraints: Iterable[Matcher]) -> bool:
     """Whether `value` can be a label's value under an expression's matchers (an unreadable regex: it can)."""
     for m in constraints:
         if m.op in ("=~", "!~"):
-            rx = _go_regex(m.value)
+            try:
+                rx: re.Pattern[str] | None = compile_go_regex(m.value)  # (cached there)
+            except ValueError:  # Go-only syntax Python's `re` cannot evaluate here
+                rx = None
             if rx is not None and (rx.search(value) is None) == (m.op == "=~"):
                 return False
         if m.op == "!=" and value == m.value:

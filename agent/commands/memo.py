@@ -75,7 +75,8 @@ def memo_cmd(
     snap, now = cli.current_snapshot()
     loaded = cli._loaded()
     graph = OwnershipGraph.build(snap)
-    findings = run_checks(graph, now, loaded.pack())
+    pack = loaded.pack()  # (reads and validates the pack's file: once)
+    findings = run_checks(graph, now, pack)
     memo = build_memo(
         graph,
         PagingResolver(graph),
@@ -84,6 +85,6 @@ def memo_cmd(
         now,
         earlier_snapshots(snap, now),
         base_dir=loaded.base,
-        pack=loaded.pack(),
+        pack=pack,
     )
     emit(memo.model_dump_json(indent=2) if fmt == "json" else render_memo(memo, fmt), output)

@@ -456,9 +456,9 @@ class _Builder:
                 else "not stated in the spec"
             )
             q.evidence.append(self.times.cite(f"SLI of {slo.name}: {sli}", "slo", tag="SLI"))
-            names = _slo_alert_names(self.g, slo)
-            paging_names = sorted({a.alert for a in self.pages.alerts if a.slo == slo.name and a.pages})
             page, ticket = _slo_alerts_by_severity(self.g, slo)
+            names = {n for n in (slo.page_alert, slo.ticket_alert) if n} | set(page) | set(ticket)
+            paging_names = sorted({a.alert for a in self.pages.alerts if a.slo == slo.name and a.pages})
             page_text = slo.page_alert or ", ".join(page) or "none (disabled)"
             ticket_text = slo.ticket_alert or ", ".join(ticket) or "none"
             q.evidence.append(
