@@ -344,13 +344,6 @@ _MONTHS = {
 }
 
 
-def check_regex(value: str) -> None:
-    """Raise ValueError when Alertmanager could not compile `value` (it compiles `^(?:value)$` with Go's regexp:
-    Go's message, `error parsing regexp: invalid escape sequence: `\\Z``), or when it could but the agent cannot
-    evaluate it (collectors.go_regexp: Unicode script classes)."""
-    check_alertmanager_regex(value)
-
-
 def _split_matchers(text: str) -> list[str]:
     """Alertmanager 0.25's labels.ParseMatchers: `{` and `}` trimmed (each, as they are), split at commas outside
     double quotes; the last token is trimmed and dropped when empty, the others kept as they are (`,a=b` has an
@@ -418,7 +411,7 @@ def _parse_matcher(s: str) -> Matcher:
     name, op, raw = m.groups()
     text = matcher_value(raw)
     if op in ("=~", "!~"):
-        check_regex(text)
+        check_alertmanager_regex(text)
     return Matcher(name=name, op=op, value=text)  # type: ignore[arg-type]
 
 
@@ -528,7 +521,7 @@ def _old_matchers(ctx: _Ctx, raw: dict, eq_key: str, re_key: str, path: tuple) -
         if v is None:  # config.Regexp's UnmarshalYAML is not called for null: MatchRegexps refuses the nil regexp
             raise ctx.fail(f'invalid regexp value for "{k}"', *path, re_key, k)
         try:
-            check_regex(str(v))
+            check_alertmanager_regex(str(v))
         except ValueError as e:
             raise ctx.fail(str(e), *path, re_key) from None
         out.append(Matcher(name=str(k), op="=~", value="" if v is None else str(v)))

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.facts import AlertmanagerFacts, InhibitRule, Matcher, Route, TimeInterval, TimeIntervalSpec
-from collectors.go_regexp import check_alertmanager_regex, go_regexp_to_python
+from collectors.go_regexp import check_alertmanager_regex
 from collectors.timeutil import as_utc
 
 # DefaultRouteOpts of dispatch/route.go: what the root inherits when it sets nothing.
@@ -67,13 +67,6 @@ class RouteMatch:
 # --------------------------------------------------------------------------- regular expressions
 
 _REGEX_META = frozenset("\\.^$*+?()[]{}|")
-
-
-def translate_go_regex(pattern: str) -> str:
-    """A Python pattern that matches what Go's regexp (RE2 syntax, as Alertmanager) matches with `pattern`
-    (collectors.go_regexp: \\Q...\\E, \\z, (?U), \\x{...}, scoped flags, ASCII classes...); ValueError where
-    Go refuses it or it cannot be evaluated."""
-    return go_regexp_to_python(pattern)
 
 
 @lru_cache(maxsize=4096)
@@ -537,5 +530,4 @@ __all__ = [
     "matchers_match",
     "muted_at",
     "suppressed_at",
-    "translate_go_regex",
 ]
